@@ -1,0 +1,34 @@
+"""stylelab: Gatys, Ecker & Bethge's neural style transfer as a teaching kit.
+
+    import stylelab as sl
+    content = sl.data.load("tubingen", size=256)
+    style = sl.data.load("starry_night", size=256)
+    result = sl.transfer(content, style, ratio=1e-3, steps=300)
+    sl.plot.image_grid([[content, style, result.image]])
+
+Modules: :mod:`~stylelab.vgg` (the network and its layer names),
+:mod:`~stylelab.weights` (weight sets, the normalised network),
+:mod:`~stylelab.losses` (the paper's equations), :mod:`~stylelab.transfer`
+(the optimisation), :mod:`~stylelab.image`, :mod:`~stylelab.data`,
+:mod:`~stylelab.plot`; the explorer and the ``stylelab`` command.
+"""
+
+from . import config, data, errors, image, losses, plot, transfer as _transfer_module, vgg, weights
+from .errors import (
+    DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
+)
+from .image import load_image, save_image, to_pil
+from .losses import gram
+from .transfer import Objective, Result, make_targets, optimize, reconstruct, run, texture, transfer
+from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layer_table, resolve_layer
+from .weights import load_vgg
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "config", "data", "errors", "image", "losses", "plot", "vgg", "weights",
+    "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
+    "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
+    "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",
+    "VGG", "layer_table", "resolve_layer", "load_vgg", "__version__",
+]

@@ -1,0 +1,90 @@
+"""Where stylelab keeps its files, which device it uses, and the environment
+variables that point it at local copies (offline machines, CI).
+
+Environment variables
+---------------------
+``STYLELAB_WEIGHTS``
+    ``ARCH:CONVENTION:PATH``, e.g. ``vgg16:caffe:/data/vgg16.pth``: a local
+    state-dict file used whenever no weight set is named explicitly (instead of
+    downloading ``vgg19``). ARCH is ``vgg16`` or ``vgg19``, CONVENTION is
+    ``caffe`` or ``torch``; PATH may itself contain colons.
+``STYLELAB_DATA_DIR``
+    A folder that already holds the sample images under their published file
+    names (``tubingen.jpg``, ...). Files are still checked against their sha256.
+``STYLELAB_CACHE``
+    Where downloads and computed tables (network normalisation) are cached.
+    Default: the user cache folder (``~/.cache/stylelab`` on Linux).
+    Weight files go to torch hub's cache (``$TORCH_HOME/hub/checkpoints``),
+    shared with torchvision.
+``STYLELAB_DEVICE``
+    ``cpu``, ``cuda``, ``cuda:1``, ``mps``: the default device. Default: the
+    first of cuda, mps, cpu that is available.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+ENV_WEIGHTS = "STYLELAB_WEIGHTS"
+ENV_DATA_DIR = "STYLELAB_DATA_DIR"
+ENV_CACHE = "STYLELAB_CACHE"
+ENV_DEVICE = "STYLELAB_DEVICE"
+
+
+def cache_dir(*parts: str) -> Path:
+    """The stylelab cache folder (created), or a sub-folder of it."""
+    root = os.environ.get(ENV_CACHE)
+    if root:
+        base = Path(root).expanduser()
+    else:
+        import pooch
+
+        base = Path(pooch.os_cache("stylelab"))
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_device() -> torch.device:
+    """``STYLELAB_DEVICE`` if set, else cuda, then mps, then cpu."""
+    name = os.environ.get(ENV_DEVICE)
+    if name:
+        return resolve_device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``None``/``"auto"``/a name into a usable :class:`torch.device`.
+
+    Raises :class:`~stylelab.errors.SettingsError` for a device that is not
+    available here, instead of failing later inside a forward pass.
+    """
+    from .errors import SettingsError
+
+    if device is None or device == "auto":
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise SettingsError(f"unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device {device!r} requested but CUDA is not available on this machine")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise SettingsError(f"device {device!r} requested but MPS is not available on this machine")
+    return dev
+
+
+def atomic_write_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` to write to before ``os.replace``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
