@@ -13,7 +13,7 @@ Modules: :mod:`~stylelab.vgg` (the network and its layer names),
 :mod:`~stylelab.plot`; the explorer and the ``stylelab`` command.
 """
 
-from . import config, data, errors, image, losses, plot, transfer as _transfer_module, vgg, weights
+from . import config, data, errors, image, lesson, losses, metrics, paper, plot, vgg, weights
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
 )
@@ -26,7 +26,7 @@ from .weights import load_vgg
 __version__ = "0.1.0"
 
 __all__ = [
-    "config", "data", "errors", "image", "losses", "plot", "vgg", "weights",
+    "config", "data", "errors", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
     "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
     "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",

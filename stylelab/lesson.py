@@ -1,0 +1,148 @@
+"""What every lesson notebook does besides teaching: settings from its
+``parameters`` cell, the network, its output folder, its metrics and its checks.
+
+A notebook starts with a papermill ``parameters`` cell and then::
+
+    lesson = sl.lesson.Lesson("01", profile=profile, size=size, steps=steps, seed=seed,
+                              weights=weights, device=device, output_dir=output_dir)
+    model = lesson.model()
+    photo = lesson.image("tubingen")
+    ...
+    lesson.save_figure(fig)
+    lesson.metric("distance", {...})
+    lesson.check("conv1_1 reconstruction is near-exact", d["relu1_1"] < 0.05, f"{d['relu1_1']:.3f}")
+    lesson.finish()          # writes metrics.json; fails if any check failed
+
+``output_dir/<notebook>/figure.png`` and ``metrics.json`` are what
+``stylelab reproduce`` puts in its gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from . import config, data, paper, plot
+from .errors import SettingsError
+from .weights import describe, load_vgg, resolve
+
+
+class CheckFailed(AssertionError):
+    """A lesson's finding did not hold."""
+
+
+class Lesson:
+    """Settings, outputs, metrics and checks of one lesson notebook."""
+
+    def __init__(self, key: str, *, profile: str = "quick", size: int | None = None, steps: int | None = None,
+                 seed: int = 0, weights: str | None = None, device: str | None = None,
+                 output_dir: str | os.PathLike = "out", progress: bool = True, **extra):
+        if key not in paper.FIGURES:
+            raise SettingsError(f"unknown lesson {key!r}; known: {', '.join(paper.FIGURES)}")
+        self.figure = paper.FIGURES[key]
+        self.profile = paper.profile(profile)
+        self.size = int(size or self.profile.size)
+        self.steps = int(steps or self.profile.steps)
+        if self.size < 16 or self.steps < 1:
+            raise SettingsError(f"size must be >= 16 px and steps >= 1 (got {self.size}, {self.steps})")
+        self.seed = int(seed)
+        self.weights = weights if weights not in ("", "default") else None
+        if self.weights is None:
+            self.weights = self.profile.weights
+        self.device = config.resolve_device(device)
+        self.progress = progress
+        self.extra = extra
+        self.dir = Path(output_dir) / self.figure.notebook
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics: dict = {}
+        self.checks: list[dict] = []
+        self.started = time.perf_counter()
+        torch.manual_seed(self.seed)
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def model(self, pooling: str | None = None, normalized: bool | None = None):
+        """The frozen network for this run (cached per process)."""
+        return load_vgg(self.weights, pooling=pooling or self.profile.pooling,
+                        normalized=self.profile.normalized if normalized is None else normalized,
+                        device=self.device, progress=self.progress)
+
+    def image(self, name: str, size: int | None = None) -> torch.Tensor:
+        """A sample image at this run's size (longest side)."""
+        return data.load(name, size=size or self.size)
+
+    @property
+    def settings(self) -> dict:
+        ws = resolve(self.weights)
+        return {
+            "lesson": self.figure.key, "notebook": self.figure.notebook, "profile": self.profile.name,
+            "size": self.size, "steps": self.steps, "seed": self.seed, "device": str(self.device),
+            "weights": ws.name, "arch": ws.arch, "convention": ws.convention,
+            "pooling": self.profile.pooling, "normalized": self.profile.normalized, **self.extra,
+        }
+
+    def setup_report(self) -> dict:
+        """Versions, device and the weights in use (for the tour and every metrics file)."""
+        ws = resolve(self.weights)
+        return {
+            "python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform(), "threads": torch.get_num_threads(),
+            "device": str(self.device),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "weights": describe(ws),
+        }
+
+    # -- outputs ---------------------------------------------------------------------
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def save_figure(self, fig, name: str = "figure.png", dpi: int = 100) -> Path:
+        return plot.save_figure(fig, self.path(name), dpi=dpi)
+
+    def metric(self, key: str, value) -> None:
+        self.metrics[key] = value
+
+    def check(self, name: str, passed: bool, detail: str = "") -> bool:
+        """Record one finding as a verdict; printed at once, asserted in :meth:`finish`."""
+        passed = bool(passed)
+        self.checks.append({"check": name, "passed": passed, "detail": detail})
+        print(f"{'PASS' if passed else 'FAIL'}  {name}" + (f"  ({detail})" if detail else ""))
+        return passed
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def finish(self, strict: bool = True) -> dict:
+        """Write ``metrics.json`` (settings, metrics, checks, run time); raise
+        :class:`CheckFailed` if a check failed (``strict``)."""
+        report = {
+            "figure": {"key": self.figure.key, "title": self.figure.title, "paper": self.figure.paper,
+                       "figure": self.figure.figure, "description": self.figure.description},
+            "settings": self.settings, "setup": self.setup_report(), "metrics": self.metrics,
+            "checks": self.checks, "passed": all(c["passed"] for c in self.checks),
+            "run_time_s": round(self.elapsed(), 1),
+        }
+        file = self.path("metrics.json")
+        tmp = config.atomic_write_path(file)
+        tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
+        os.replace(tmp, file)
+        print(f"{sum(c['passed'] for c in self.checks)}/{len(self.checks)} checks passed; "
+              f"run time {report['run_time_s']} s; metrics in {file}")
+        failed = [c for c in self.checks if not c["passed"]]
+        if strict and failed:
+            raise CheckFailed("; ".join(f"{c['check']} ({c['detail']})" for c in failed))
+        return report
+
+
+def _jsonable(o):
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)

@@ -1,0 +1,177 @@
+"""The paper's figures and settings, and the two run profiles of the lessons.
+
+Everything a notebook, the explorer or ``stylelab reproduce`` needs to know
+about Gatys et al.'s figures lives here once: which images, which layers, which
+alpha/beta, and a short description of what each figure shows (paraphrased; read
+the papers for the original captions):
+
+- Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", arXiv:1508.06576 (2015).
+- Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks",
+  CVPR 2016.
+
+Layer names are stylelab's: the paper's ``conv4_2`` is the rectified response
+``relu4_2`` (see :mod:`stylelab.vgg`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .vgg import CVPR_RECONSTRUCTION_LAYERS, PAPER_CONTENT_LAYER, PAPER_RECONSTRUCTION_LAYERS, PAPER_STYLE_LAYERS
+
+PAPER_2015 = 'Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", arXiv:1508.06576, 2015'
+PAPER_CVPR = 'Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016'
+
+#: The growing style layer sets of Fig. 1 (style row) and the rows of Fig. 3.
+STYLE_LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: k + 1] for k in range(len(PAPER_STYLE_LAYERS)))
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One style of the Neckarfront figure."""
+
+    panel: str  # the paper's panel letter
+    style: str  # sample image name (stylelab.data)
+    ratio_2015: float  # alpha/beta in the 2015 paper's Fig. 2
+    ratio_cvpr: float  # alpha/beta in the CVPR 2016 paper's Fig. 3
+    note: str = ""
+
+
+#: Fig. 2 (2015) / Fig. 3 (CVPR 2016): the Neckarfront in five styles.
+#: 2015 ratios as printed: 1e-3 for B, C, D and 1e-4 for E, F. The CVPR ratios are
+#: 1e-3 (B), 8e-4 (C), 5e-3 (D), 5e-4 (E, F) as recorded by the project (from our
+#: issue tracker; not verified against the printed caption from here).
+NECKARFRONT = (
+    Panel("B", "shipwreck", 1e-3, 1e-3),
+    Panel("C", "starry_night", 1e-3, 8e-4),
+    Panel("D", "the_scream", 1e-3, 5e-3),
+    Panel("E", "woman_with_hat", 1e-4, 5e-4,
+          note="the paper used Picasso's Femme nue assise (1910), still under copyright; "
+               "Matisse's Woman with a Hat (1905) stands in"),
+    Panel("F", "composition_vii", 1e-4, 5e-4),
+)
+
+#: Fig. 3 (2015): alpha/beta of the grid's columns.
+GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of the papers that a notebook reproduces."""
+
+    key: str  # notebook number, "01"
+    notebook: str  # file stem
+    title: str
+    paper: str
+    figure: str  # "Fig. 1 (2015)"
+    description: str  # what the figure shows, paraphrased
+    settings: dict = field(default_factory=dict)
+
+
+FIGURES = {
+    f.key: f
+    for f in (
+        Figure("00", "00_tour", "The network and its names", PAPER_2015, "Fig. 1 (2015), network",
+               "The VGG network seen as a stack of filter banks: at each layer the input is represented by "
+               "feature maps whose number grows and whose size shrinks along the hierarchy.",
+               {"layers": "conv1_1 ... pool5"}),
+        Figure("01", "01_content_reconstruction", "Content reconstructions", PAPER_2015, "Fig. 1 (2015), content row",
+               "The photograph reconstructed from white noise by matching only the responses of one layer: "
+               "conv1_1 ... conv3_1 reproduce it almost perfectly, conv4_1 and conv5_1 keep the layout "
+               "and objects but lose the exact pixels.",
+               {"content": "tubingen", "layers": list(PAPER_RECONSTRUCTION_LAYERS),
+                "cvpr_layers": list(CVPR_RECONSTRUCTION_LAYERS), "init": "noise"}),
+        Figure("02", "02_style_reconstruction", "Style reconstructions (textures)", PAPER_2015, "Fig. 1 (2015), style row",
+               "Textures synthesised from white noise by matching the Gram matrices of growing layer sets "
+               "{conv1_1}, {conv1_1, conv2_1}, ... up to conv5_1: the matched structures grow in scale "
+               "and complexity as layers are added; the global arrangement is lost.",
+               {"style": "starry_night", "layer_sets": [list(s) for s in STYLE_LAYER_SETS], "init": "noise"}),
+        Figure("03", "03_neckarfront", "The Neckarfront in five styles", PAPER_2015, "Fig. 2 (2015) / Fig. 3 (CVPR)",
+               "The content of the Neckarfront photograph (conv4_2) combined with the style (conv1_1 ... "
+               "conv5_1, w_l = 1/5) of five paintings, from white noise.",
+               {"content": "tubingen", "content_layer": PAPER_CONTENT_LAYER,
+                "style_layers": list(PAPER_STYLE_LAYERS),
+                "panels": [asdict(p) for p in NECKARFRONT]}),
+        Figure("04", "04_ratio_grid", "Content versus style: the alpha/beta x layer grid", PAPER_2015,
+               "Fig. 3 (2015)",
+               "Composition VII on the Neckarfront. Rows: style matched on growing layer sets; columns: "
+               "alpha/beta from 1e-5 to 1e-2. More layers give larger, smoother structures; a larger "
+               "alpha/beta keeps more of the photograph.",
+               {"content": "tubingen", "style": "composition_vii", "ratios": list(GRID_RATIOS),
+                "layer_sets": [list(s) for s in STYLE_LAYER_SETS]}),
+        Figure("05", "05_initialisation", "Initialisation", PAPER_CVPR, "Fig. 6 (CVPR)",
+               "Starting from the content image, the style image or white noise with different seeds: "
+               "the final losses are similar; each result keeps traces of its start.",
+               {"ratio": 1e-3, "inits": ["content", "style", "noise x4"]}),
+        Figure("06", "06_content_layer", "The content layer", PAPER_CVPR, "Fig. 5 (CVPR)",
+               "Content matched at conv2_2 keeps the photograph's detail and lays the painting's texture "
+               "over it; matched at conv4_2 the picture is re-painted in the painting's style.",
+               {"ratio": 1e-3, "content_layers": ["relu2_2", "relu4_2"]}),
+        Figure("07", "07_settings", "The settings that matter", PAPER_CVPR, "section 2 and later work",
+               "Pooling, the normalised network, L-BFGS versus Adam, regularisers, style layer choices, a "
+               "failure case, and how the loss normalisations of popular implementations rescale alpha/beta.",
+               {}),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How large and how long the lessons run."""
+
+    name: str
+    size: int  # longest side of the generated image, px
+    steps: int  # L-BFGS evaluations per optimisation
+    weights: str | None  # None: STYLELAB_WEIGHTS if set, else vgg19
+    pooling: str = "avg"
+    normalized: bool = True
+    description: str = ""
+
+
+PROFILES = {
+    "quick": Profile("quick", size=128, steps=80, weights=None,
+                     description="a 2-core laptop runs each notebook in about a minute or two; small images "
+                                 "and few L-BFGS steps still show each figure's point"),
+    "paper": Profile("paper", size=512, steps=1000, weights="vgg19",
+                     description="the paper's settings: 512 px, VGG-19, average pooling, the normalised network, "
+                                 "L-BFGS run to convergence (use a GPU)"),
+}
+
+
+def profile(name: str) -> Profile:
+    from .errors import SettingsError
+
+    if name not in PROFILES:
+        raise SettingsError(f"unknown profile {name!r}; choose one of {tuple(PROFILES)}")
+    return PROFILES[name]
+
+
+def presets() -> dict[str, dict]:
+    """Named settings of the figures, for the explorer's preset menu.
+
+    Each value holds ``content``/``style`` sample names and keyword arguments of
+    :func:`stylelab.transfer.run` (``ratio``, ``content_layers``, ``style_layers``, ...).
+    """
+    out: dict[str, dict] = {}
+    for p in NECKARFRONT:
+        name = p.style.replace("_", " ").title()
+        out[f"Fig. 2{p.panel} {name}, α/β = {p.ratio_2015:g}"] = {
+            "content": "tubingen", "style": p.style, "ratio": p.ratio_2015,
+            "content_layers": [PAPER_CONTENT_LAYER], "style_layers": list(PAPER_STYLE_LAYERS), "init": "noise",
+        }
+    for row, layers in enumerate(STYLE_LAYER_SETS, start=1):
+        for r in GRID_RATIOS:
+            out[f"Fig. 3 row {row}, α/β = {r:g}"] = {
+                "content": "tubingen", "style": "composition_vii", "ratio": r,
+                "content_layers": [PAPER_CONTENT_LAYER], "style_layers": list(layers), "init": "noise",
+            }
+    for layer in PAPER_RECONSTRUCTION_LAYERS:
+        out[f"Fig. 1 content from {layer}"] = {
+            "content": "tubingen", "style": None, "content_layers": [layer], "style_layers": [], "init": "noise",
+        }
+    for layers in STYLE_LAYER_SETS:
+        out[f"Fig. 1 style up to {layers[-1]}"] = {
+            "content": None, "style": "starry_night", "content_layers": [], "style_layers": list(layers),
+            "init": "noise",
+        }
+    return out
