@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from . import config
@@ -56,15 +57,15 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=30)
 
 
-def _type(fn, what: str):
+def _type(fn, what: str, detail: bool = False):
     """An argparse type from ``fn`` (which raises ValueError) with a readable message."""
 
     def convert(text: str):
         try:
             return fn(text)
         except (ValueError, TypeError) as exc:
-            detail = str(exc) or "invalid value"
-            raise argparse.ArgumentTypeError(f"{what}: {detail}, got {text!r}") from None
+            why = f" ({exc})" if detail and str(exc) else ""
+            raise argparse.ArgumentTypeError(f"must be {what}{why}, got {text!r}") from None
 
     convert.__name__ = what  # argparse uses it in 'invalid <name> value' messages
     return convert
@@ -116,14 +117,9 @@ def _numbers(text: str) -> list[float]:
 
 
 def _layer_weights(text: str):
-    from .transfer import LAYER_WEIGHT_PRESETS
-
-    if text.strip() in LAYER_WEIGHT_PRESETS:
+    if text.strip() in ("equal", "gatys_code"):  # transfer.LAYER_WEIGHT_PRESETS
         return text.strip()
-    try:
-        return _numbers(text)
-    except ValueError as exc:
-        raise ValueError(f"use {' or '.join(LAYER_WEIGHT_PRESETS)} or comma-separated numbers >= 0 ({exc})") from None
+    return _numbers(text)
 
 
 def _wxh(text: str) -> tuple[int, int]:
@@ -142,14 +138,21 @@ POS_INT = _type(lambda t: _int(t, 1), "a whole number >= 1")
 SEED = _type(lambda t: _int(t, 0), "a whole number >= 0")
 NONNEG = _type(_nonneg, "a finite number >= 0")
 POSITIVE = _type(_positive, "a finite number > 0")
-NAMES = _type(_names, "a comma-separated list")
+NAMES = _type(_names, "a comma-separated list of names")
 NUMBERS = _type(_numbers, "comma-separated finite numbers >= 0")
-LAYER_WEIGHTS = _type(_layer_weights, "layer weights")
-WXH = _type(_wxh, "a size")
+LAYER_WEIGHTS = _type(_layer_weights, "equal, gatys_code or comma-separated finite numbers >= 0")
+WXH = _type(_wxh, "WIDTHxHEIGHT in pixels, e.g. 512x384")
 
 
 # --------------------------------------------------------------------------------------
 # Small helpers
+
+
+def _engine():
+    """The module stylelab.transfer (``stylelab.transfer`` the attribute is the function)."""
+    import importlib
+
+    return importlib.import_module("stylelab.transfer")
 
 
 def _err(message: str) -> None:
@@ -242,7 +245,7 @@ def _load(path: Path, size: int, role: str):
         raise ImageError(f"{role} image: {exc}") from None
 
 
-def _check_big_enough(img, layers: list[str], arch: str, role: str, shape=None) -> None:
+def _check_big_enough(img, layers: list[str], arch: str, role: str, shape=None, option: str = "--size") -> None:
     """The image (or ``shape`` (H, W)) must be large enough for the deepest layer (cheap, no network)."""
     from .vgg import min_input_size
 
@@ -254,7 +257,7 @@ def _check_big_enough(img, layers: list[str], arch: str, role: str, shape=None) 
         deepest = max(layers, key=lambda n: min_input_size([n], arch))
         raise LayerError(
             f"the {role} is {w}x{h} px but {deepest} needs at least {need} px on each side "
-            f"(it sits after {need.bit_length() - 1} poolings); use a larger --size or shallower layers"
+            f"(it sits after {need.bit_length() - 1} poolings); use a larger {option} or shallower layers"
         )
 
 
@@ -350,7 +353,7 @@ def _weight_set(args):
         if arch or conv:
             raise UsageError("--arch and --input-convention describe a --weights PATH file; registered "
                              "weight sets and $STYLELAB_WEIGHTS already say theirs")
-        return weights.resolve(name)
+        return _check_file(weights.resolve(name))
     if not (arch and conv):
         looks_like_path = os.sep in name or name.endswith((".pth", ".pt", ".bin")) or Path(name).exists()
         if looks_like_path:
@@ -358,12 +361,17 @@ def _weight_set(args):
                              f"--input-convention (torch|caffe)")
         raise WeightsError(f"unknown weight set {name!r}; registered: {', '.join(weights.REGISTRY)}, or a path "
                            f"to a .pth file with --arch and --input-convention")
-    ws = weights.local(name, arch, conv)
-    path = Path(ws.path)
-    if not path.exists():
-        raise WeightsError(f"weights file not found: {path}")
-    if path.is_dir():
-        raise WeightsError(f"weights path is a directory, not a file: {path}")
+    return _check_file(weights.local(name, arch, conv))
+
+
+def _check_file(ws):
+    """A local weights file must exist and be a file (its contents are checked when it is loaded)."""
+    if ws.path:
+        path = Path(ws.path)
+        if not path.exists():
+            raise WeightsError(f"weights file not found: {path}")
+        if path.is_dir():
+            raise WeightsError(f"weights path is a directory, not a file: {path}")
     return ws
 
 
@@ -373,10 +381,10 @@ def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
     config.resolve_device(args.device)  # an unavailable device fails now, not after loading
     init = args.init
     if init not in inits:
-        p = Path(init).expanduser()
-        if not p.exists():
-            raise ImageError(f"--init {init!r}: no such file (use {', '.join(inits)} or an image file)")
-        init = inputs.image(init, "--init")
+        try:
+            init = inputs.image(init, "--init")
+        except ImageError as exc:
+            raise ImageError(f"{exc} (--init takes {', '.join(inits)} or an image)") from None
     return {
         "weights": ws, "pooling": args.pooling, "normalized": not args.raw_network, "device": args.device,
         "convention": args.convention, "norm": args.norm, "tv_weight": args.tv, "gamma": args.gamma,
@@ -462,7 +470,7 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
 
 
 def _cmd_transfer(args) -> int:
-    from . import transfer as T
+    T = _engine()
     from .vgg import resolve_layers
 
     out = _check_output(args.output)
@@ -483,7 +491,7 @@ def _cmd_transfer(args) -> int:
     _check_big_enough(content, kw["content_layers"] + kw["style_layers"], arch, "content image")
     if args.style_scale == "own":
         for s in styles:
-            _check_big_enough(s, kw["style_layers"], arch, "style image")
+            _check_big_enough(s, kw["style_layers"], arch, "style image", option="--style-size")
     _load_init(kw, tuple(content.shape[-2:]))
     record = {"content": str(content_path), "styles": [str(p) for p in style_paths],
               "size": args.size, "style_size": style_size}
@@ -491,7 +499,7 @@ def _cmd_transfer(args) -> int:
 
 
 def _cmd_texture(args) -> int:
-    from . import transfer as T
+    T = _engine()
 
     out = _check_output(args.output)
     inputs = _Inputs()
@@ -503,10 +511,11 @@ def _cmd_texture(args) -> int:
                          out if args.save_every else None)
     styles = [_load(p, args.size, "style") for p in style_paths]
     shape = args.out_size or tuple(styles[0].shape[-2:])
-    _check_big_enough(None, kw["style_layers"], arch, "output", shape=shape)
+    _check_big_enough(None, kw["style_layers"], arch, "texture", shape=shape,
+                      option="--out-size" if args.out_size else "--size")
     if args.style_scale == "own":
         for s in styles:
-            _check_big_enough(s, kw["style_layers"], arch, "style image")
+            _check_big_enough(s, kw["style_layers"], arch, "style image", option="--style-size")
     kw["size"] = shape
     _load_init(kw, shape)
     record = {"styles": [str(p) for p in style_paths], "size": args.size, "out_size": list(shape)}
@@ -514,7 +523,7 @@ def _cmd_texture(args) -> int:
 
 
 def _cmd_reconstruct(args) -> int:
-    from . import transfer as T
+    T = _engine()
     from .vgg import resolve_layers
 
     out = _check_output(args.output)
@@ -547,7 +556,9 @@ def _cmd_weights_list(args) -> int:
         rows.append([name + mark, d["arch"], d["convention"], "yes" if d["present"] else "no", d["url"],
                      d["description"]])
     print(_table(rows, ["name", "arch", "convention", "present", "url", "description"]))
-    print(f"\n* the default; downloads go to {Path(weights.torch.hub.get_dir()) / 'checkpoints'}")
+    import torch
+
+    print(f"\n* the default when $STYLELAB_WEIGHTS is not set; downloads go to {Path(torch.hub.get_dir()) / 'checkpoints'}")
     raw = os.environ.get(config.ENV_WEIGHTS, "").strip()
     if raw:
         ws = weights.from_env()  # a malformed value -> WeightsError (exit 2) after the table
@@ -675,10 +686,8 @@ def _cmd_reproduce(args) -> int:
             print(f"{PROG}: reproduce needs the notebook extras (missing module {exc.name}): "
                   f"pip install 'stylelab[notebooks]'", file=sys.stderr)
         return EXIT_UNEXPECTED
-    kwargs = {"profile": args.profile, "only": args.only, "timeout": args.timeout, "progress": not args.quiet}
-    if args.output is not None:
-        kwargs["output_dir"] = Path(args.output).expanduser()
-    path = module.reproduce(**kwargs)
+    path = module.reproduce(profile=args.profile, only=args.only, output_dir=Path(args.output).expanduser(),
+                            timeout=args.timeout, progress=not args.quiet)
     print(path)
     return EXIT_OK
 
@@ -722,9 +731,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style image(s): files or sample names such as starry_night; several are blended (--blend)")
     _add_output(p)
     g = p.add_argument_group("images")
-    g.add_argument("--size", type=POS_INT, default=512,
+    g.add_argument("--size", type=POS_INT, default=512, metavar="PX",
                    help="longest side of the content image and the result, in pixels (default: 512)")
-    g.add_argument("--style-size", type=POS_INT,
+    g.add_argument("--style-size", type=POS_INT, metavar="PX",
                    help="longest side the style images are loaded at (default: --size); matters with --style-scale own")
     g = p.add_argument_group("content and loss weights (Eq. 7: L_total = alpha L_content + beta L_style)")
     g.add_argument("--alpha", type=NONNEG, help="content weight alpha (default: 1)")
@@ -752,7 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("styles", metavar="STYLE", nargs="+", help="style image(s): files or sample names")
     _add_output(p)
     g = p.add_argument_group("images")
-    g.add_argument("--size", type=POS_INT, default=512,
+    g.add_argument("--size", type=POS_INT, default=512, metavar="PX",
                    help="longest side the style image is loaded at, in pixels (default: 512)")
     g.add_argument("--out-size", type=WXH, metavar="WxH",
                    help="size of the synthesised texture, e.g. 512x384 (default: the style image's size)")
@@ -777,7 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=NAMES, default=["relu4_2"], metavar="LAYER[,LAYER]",
                    help="layer(s) to match (default: relu4_2; the 2015 paper shows conv1_1 ... conv5_1, "
                         "the CVPR paper conv1_2 ... conv5_2, here relu1_2 ... relu5_2)")
-    p.add_argument("--size", type=POS_INT, default=512, help="longest side in pixels (default: 512)")
+    p.add_argument("--size", type=POS_INT, default=512, metavar="PX", help="longest side in pixels (default: 512)")
     g = p.add_argument_group("loss")
     g.add_argument("--convention", choices=("gatys_code", "paper"), default="gatys_code",
                    help="loss normalisation: gatys_code (mean squared error, the authors' code) or paper (Eq. 1)")
@@ -838,8 +847,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quick (small images, few steps: minutes on a CPU) or paper (the paper's sizes and steps; "
                         "use a GPU). Default: quick")
     p.add_argument("--only", type=NAMES, metavar="NN,NN", help="only these notebooks, by number, e.g. 01,03")
-    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default: reproduce's own)")
-    p.add_argument("--timeout", type=POSITIVE, metavar="SECONDS", help="time limit per notebook")
+    p.add_argument("-o", "--output", metavar="DIR", default="reproduce-out",
+                   help="output folder: executed notebooks, figures, metrics, gallery (default: reproduce-out)")
+    p.add_argument("--timeout", type=POSITIVE, metavar="SECONDS", help="time limit per notebook (default: none)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_reproduce)
     return parser
@@ -848,9 +858,20 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each (``stylelab: warning: ...``), without source lines."""
+    print(f"{PROG}: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``stylelab`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         parser = build_parser()
         try:
@@ -871,12 +892,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `stylelab weights list | head`
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the last resort: short message, traceback on request
-        if os.environ.get(ENV_DEBUG, "").strip() not in ("", "0"):
+        debug = os.environ.get(ENV_DEBUG, "").strip() not in ("", "0")
+        if debug:
             traceback.print_exc()
-        name = type(exc).__name__
-        print(f"{PROG}: unexpected error: {name}: {_one_line(str(exc))}"
-              + ("" if os.environ.get(ENV_DEBUG) else f" (set {ENV_DEBUG}=1 for the traceback)"),
-              file=sys.stderr)
+        print(f"{PROG}: unexpected error: {type(exc).__name__}: {_one_line(str(exc))}"
+              + ("" if debug else f" (set {ENV_DEBUG}=1 for the traceback)"), file=sys.stderr)
         return EXIT_UNEXPECTED
 
 

@@ -399,3 +399,35 @@ def save_image(image: ImageLike, path: PathLike, quality: int = 95, *,
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return path
+
+
+# --------------------------------------------------------------------------- framing (lesson 07)
+
+
+def on_black(image: torch.Tensor, area: float = 0.25) -> torch.Tensor:
+    """``image`` shrunk to ``area`` of its own size (aspect kept) and centred on a black
+    canvas of the original size: a "mostly black" style image, as a painting photographed
+    on a black wall, for the failure case of lesson 07. Returns (1, 3, H, W)."""
+    if not (isinstance(area, (int, float)) and 0 < area <= 1):
+        raise SettingsError(f"area must be a fraction in (0, 1], got {area!r}")
+    batch = _as_batch(image).detach().float().cpu()
+    h, w = batch.shape[-2:]
+    f = math.sqrt(area)
+    th, tw = max(1, round(h * f)), max(1, round(w * f))
+    out = torch.zeros_like(batch)
+    top, left = (h - th) // 2, (w - tw) // 2
+    out[..., top:top + th, left:left + tw] = resize_to(batch, (th, tw))
+    return out
+
+
+def crop_dark_border(image: torch.Tensor, threshold: float = 0.05) -> torch.Tensor:
+    """``image`` cropped to the bounding box of its pixels brighter than ``threshold``
+    (any channel): removes a black frame or border (the fix of lesson 07's failure case).
+    Raises :class:`ImageError` if the whole image is darker than ``threshold``."""
+    batch = _as_batch(image).detach().float().cpu()
+    bright = (batch[0] > threshold).any(dim=0)
+    rows = torch.nonzero(bright.any(dim=1)).flatten()
+    cols = torch.nonzero(bright.any(dim=0)).flatten()
+    if rows.numel() == 0:
+        raise ImageError(f"the image has no pixel brighter than {threshold}: nothing to keep")
+    return batch[..., int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1].clone()

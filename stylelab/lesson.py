@@ -118,6 +118,11 @@ class Lesson:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def summary(self) -> "Table":
+        """The settings of this run and its run time so far (the notebooks' last cell)."""
+        return Table.from_dict({**self.settings, "run time (s)": round(self.elapsed(), 1)},
+                               title=f"{self.figure.notebook}: settings and run time")
+
     def finish(self, strict: bool = True) -> dict:
         """Write ``metrics.json`` (settings, metrics, checks, run time); raise
         :class:`CheckFailed` if a check failed (``strict``)."""
@@ -146,3 +151,116 @@ def _jsonable(o):
     if isinstance(o, Path):
         return str(o)
     return str(o)
+
+
+# --------------------------------------------------------------------------------------
+# Tables for the notebooks (no pandas needed)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+class Table:
+    """Rows of dicts shown as an HTML table in Jupyter and as aligned text elsewhere.
+
+    The output depends only on the rows (floats with 4 significant digits), so a
+    cell that displays a Table of fixed data can be checked by nbval.
+    """
+
+    def __init__(self, rows, columns=None, headers: dict | None = None, title: str | None = None):
+        self.rows = [dict(r) for r in rows]
+        if columns is None:
+            columns = []
+            for r in self.rows:
+                columns += [k for k in r if k not in columns]
+        self.columns = list(columns)
+        self.headers = {c: (headers or {}).get(c, c) for c in self.columns}
+        self.title = title
+
+    @classmethod
+    def from_dict(cls, d: dict, key: str = "setting", value: str = "value", title: str | None = None) -> "Table":
+        """A two-column table of a (nested) dict; nested keys are joined with dots."""
+        rows = []
+
+        def walk(prefix, obj):
+            if isinstance(obj, dict) and obj:
+                for k, v in obj.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            else:
+                rows.append({key: prefix, value: obj})
+
+        walk("", d)
+        return cls(rows, [key, value], title=title)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def text(self) -> str:
+        cells = [[self.headers[c] for c in self.columns]] + [[_cell(r.get(c)) for c in self.columns] for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        if self.title:
+            lines.insert(0, self.title)
+        return "\n".join(lines)
+
+    __str__ = text
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th>{escape(self.headers[c])}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(_cell(r.get(c)))}</td>" for c in self.columns) + "</tr>"
+            for r in self.rows
+        )
+        caption = f"<caption>{escape(self.title)}</caption>" if self.title else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def network_table(arch: str = "vgg19", size: int = 512) -> Table:
+    """Every layer of ``arch`` with its paper name, channels, spatial size for a
+    ``size`` px square input, receptive field and its names in other conventions."""
+    from .vgg import layer_table
+
+    rows = [{**r, "size": f"{r['height']} x {r['width']}"} for r in layer_table(arch, size)]
+    headers = {"paper": "paper name", "channels": "channels", "size": f"size at {size} px",
+               "receptive_field": "receptive field (px)", "torchvision_index": "torchvision features.N",
+               "pytorch_tutorial": "PyTorch tutorial", "keras": "Keras"}
+    return Table(rows, list(headers), headers, title=f"{arch}: {len(rows)} layers, input {size} x {size} px")
+
+
+#: Colours for :func:`input_convention_table`: RGB in [0, 1].
+EXAMPLE_COLOURS = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0), "pure red": (1.0, 0.0, 0.0),
+                   "sky blue": (0.4, 0.6, 0.9), "ImageNet mean": (0.485, 0.456, 0.406)}
+
+
+def input_convention_table(colours: dict | None = None) -> Table:
+    """What the network receives for a pixel of each colour, in each input convention
+    (``torch``: RGB, (x - mean) / std; ``caffe``: BGR, 255 x - mean)."""
+    from .vgg import CONVENTIONS, VGG
+
+    colours = EXAMPLE_COLOURS if colours is None else colours
+    nets = {c: VGG("vgg16", convention=c, widths=(1, 1, 1, 1, 1)) for c in CONVENTIONS}
+    order = {"torch": "R, G, B", "caffe": "B, G, R"}
+    rows = []
+    for name, rgb in colours.items():
+        pixel = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1)
+        row = {"colour": name, "RGB in [0, 1]": ", ".join(f"{v:.3f}" for v in rgb)}
+        for c, net in nets.items():
+            values = net.preprocess(pixel).flatten().tolist()
+            row[f"{c} input ({order[c]})"] = ", ".join(f"{round(v, 2) + 0.0:.2f}" for v in values)
+        rows.append(row)
+    return Table(rows, title="one pixel as the network receives it")

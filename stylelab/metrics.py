@@ -61,3 +61,168 @@ def style_distance(model: VGG, image: torch.Tensor, reference: torch.Tensor,
     """Mean of :func:`style_distances` over ``layers``."""
     d = style_distances(model, image, reference, layers)
     return sum(d.values()) / len(d)
+
+
+@torch.no_grad()
+def style_losses(model: VGG, image: torch.Tensor, reference: torch.Tensor,
+                 layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+                 convention: str = "gatys_code", norm: str | None = None) -> dict[str, float]:
+    """The style loss E_l (Eq. 4) of ``image`` against ``reference``'s Gram matrices at
+    every layer in ``layers``, matched or not, in a loss convention.
+
+    ``reference`` is resized to ``image``'s size first, as the engine resizes a style
+    image (``style_scale="content"``), so at the layers an optimisation matched these
+    are the per-layer values of its ``Result.losses["style_layers"]`` (unweighted by
+    w_l). ``convention``: ``"gatys_code"`` or ``"paper"`` (see
+    :data:`stylelab.transfer.CONVENTIONS`); ``norm`` overrides its normalisation.
+    """
+    from .transfer import CONVENTIONS
+    from .errors import SettingsError
+
+    if norm is None:
+        if convention not in CONVENTIONS:
+            raise SettingsError(f"unknown loss convention {convention!r}; choose one of {tuple(CONVENTIONS)}")
+        norm = CONVENTIONS[convention]["norm"]
+    layers = resolve_layers(layers, model.arch)
+    reference = _match(image, reference)
+    dev = next(model.parameters()).device
+    fi = model(image.to(dev), layers)
+    fr = model(reference.to(dev), layers)
+    return {l: float(losses.style_layer_loss(fi[l], losses.gram(fr[l]), norm)) for l in layers}
+
+
+# --------------------------------------------------------------------------------------
+# Image statistics for the lessons 04-07: scale of structures, noise, dark and clipped
+# pixels, pairwise differences, convergence.
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma 0.299 R + 0.587 G + 0.114 B of a (1, 3, H, W) or (3, H, W) image, as (H, W)."""
+    x = image.detach().float().cpu()
+    if x.dim() == 4:
+        x = x[0]
+    if x.dim() != 3 or x.shape[0] != 3:
+        from .errors import ImageError
+
+        raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), got shape {tuple(image.shape)}")
+    return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+
+
+def autocorrelation_profile(image: torch.Tensor, max_radius: int | None = None) -> list[float]:
+    """The radially averaged autocorrelation of the image's luminance (mean removed),
+    normalised to 1 at distance 0: entry ``r`` is the correlation of pixels ``r`` px apart
+    (rounded), averaged over directions. Computed with FFTs, zero-padded (no wrap-around)
+    and divided by the number of overlapping pixel pairs at each shift.
+    ``max_radius`` defaults to a quarter of the shorter side."""
+    y = luminance(image).double()
+    h, w = y.shape
+    y = y - y.mean()
+    shape = (2 * h, 2 * w)
+    power = torch.fft.rfft2(y, s=shape).abs().pow(2)
+    ac = torch.fft.irfft2(power, s=shape)
+    pairs = torch.fft.irfft2(torch.fft.rfft2(torch.ones(h, w, dtype=y.dtype), s=shape).abs().pow(2), s=shape)
+    ac = ac / pairs.round().clamp_min(1.0)
+    if ac[0, 0] <= 0:  # a flat image: no structure at any distance
+        return [1.0] + [0.0] * max(0, (max_radius or min(h, w) // 4) - 1)
+    ac = ac / ac[0, 0]
+    dy = torch.fft.fftfreq(2 * h, dtype=y.dtype) * 2 * h
+    dx = torch.fft.fftfreq(2 * w, dtype=y.dtype) * 2 * w
+    r = (dy[:, None].pow(2) + dx[None, :].pow(2)).sqrt().round().long()
+    n = max_radius or max(2, min(h, w) // 4)
+    keep = r < n
+    sums = torch.zeros(n, dtype=y.dtype).index_add_(0, r[keep], ac[keep])
+    counts = torch.zeros(n, dtype=y.dtype).index_add_(0, r[keep], torch.ones_like(ac[keep]))
+    return (sums / counts.clamp_min(1)).tolist()
+
+
+def correlation_length(image: torch.Tensor, threshold: float = 0.5, max_radius: int | None = None) -> float:
+    """The spatial correlation length of an image, in pixels: the distance at which the
+    luminance autocorrelation (:func:`autocorrelation_profile`) first falls below
+    ``threshold`` (linearly interpolated). Fine speckle gives ~1 px; larger blobs and
+    strokes give longer lengths. Returns ``max_radius`` if it never falls that low."""
+    prof = autocorrelation_profile(image, max_radius)
+    for k in range(1, len(prof)):
+        if prof[k] < threshold:
+            a, b = prof[k - 1], prof[k]
+            return float(k - 1 + (a - threshold) / (a - b))
+    return float(len(prof))
+
+
+def roughness(image: torch.Tensor) -> float:
+    """Root mean squared difference between neighbouring pixels (horizontal and vertical,
+    all channels): the square root of the total-variation loss per pixel difference.
+    Pixel noise raises it; smooth images have small values."""
+    x = image.detach().float().cpu()
+    dh = x[..., 1:, :] - x[..., :-1, :]
+    dw = x[..., :, 1:] - x[..., :, :-1]
+    return float(((dh.pow(2).sum() + dw.pow(2).sum()) / (dh.numel() + dw.numel())).sqrt())
+
+
+def dark_fraction(image: torch.Tensor, threshold: float = 0.1) -> float:
+    """The fraction of pixels whose luminance is below ``threshold`` (near black)."""
+    return float((luminance(image) < threshold).float().mean())
+
+
+def clipped_fraction(image: torch.Tensor, margin: float = 1.0 / 255) -> float:
+    """The fraction of pixel values (all channels) within ``margin`` of 0 or 1: the
+    values that the [0, 1] box of the optimisation holds in place."""
+    x = image.detach().float().cpu()
+    return float(((x <= margin) | (x >= 1.0 - margin)).float().mean())
+
+
+def pairwise_pixel_distances(images: Sequence[torch.Tensor]) -> list[float]:
+    """:func:`pixel_distance` of every pair ``(i, j)``, ``i < j``, in order."""
+    images = list(images)
+    return [pixel_distance(images[i], images[j]) for i in range(len(images)) for j in range(i + 1, len(images))]
+
+
+def steps_to_converge(history: Sequence[dict], term: str = "total", tolerance: float = 0.1) -> int:
+    """The first step after which ``term`` stays within ``tolerance`` (relative) of the
+    lowest value the run reached: how many steps were "enough" for that run.
+
+    ``history`` is a :class:`~stylelab.transfer.Result`'s history (or the Result)."""
+    records = list(getattr(history, "history", history))
+    if not records:
+        from .errors import SettingsError
+
+        raise SettingsError("the history is empty")
+    values = [float(r[term]) for r in records]
+    best = min(values)
+    bound = best + abs(best) * tolerance
+    last_above = -1
+    for i, v in enumerate(values):
+        if v > bound:
+            last_above = i
+    return int(records[min(last_above + 1, len(records) - 1)].get("step", last_above + 2))
+
+
+@torch.no_grad()
+def feature_shapes(model: VGG, image: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    """(channels, height, width) of the feature maps of ``image`` at ``layers``
+    (default: every ReLU and pooling layer of the network), as computed."""
+    if layers is None:
+        layers = [l.name for l in model.layers if l.kind in ("relu", "pool")]
+    dev = next(model.parameters()).device
+    feats = model(image.to(dev), list(layers))
+    return {name: tuple(int(s) for s in f.shape[1:]) for name, f in feats.items()}
+
+
+def predicted_shapes(arch: str, size: tuple[int, int], layers: Sequence[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    """(channels, height, width) that :func:`stylelab.vgg.layer_table` predicts for an
+    input of ``size`` = (H, W) pixels (default: every ReLU and pooling layer)."""
+    from .vgg import layer_table
+
+    rows = {r["paper"]: r for r in layer_table(arch, (int(size[0]), int(size[1])))}
+    if layers is None:
+        layers = [name for name, r in rows.items() if r["kind"] in ("relu", "pool")]
+    return {l: (rows[l]["channels"], rows[l]["height"], rows[l]["width"]) for l in resolve_layers(layers, arch)}
+
+
+def mean_activations(model: VGG, images: Sequence[torch.Tensor],
+                     layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")) -> dict[str, float]:
+    """Per layer, the median over filters of each filter's mean activation over
+    ``images`` and positions: 1 in the paper's normalised network (CVPR 2016, section 2)."""
+    from .weights import normalisation_scales
+
+    means = normalisation_scales(model, images)
+    return {l: float(means[l].median()) for l in resolve_layers(layers, model.arch)}

@@ -174,4 +174,49 @@ def presets() -> dict[str, dict]:
             "content": None, "style": "starry_night", "content_layers": [], "style_layers": list(layers),
             "init": "noise",
         }
+    # Lessons 05 and 06 (CVPR Figs. 6 and 5): the painting is the lesson's if it names one.
+    for key, layers_, inits in (("06", FIGURES["06"].settings["content_layers"], ["noise"]),
+                                ("05", [PAPER_CONTENT_LAYER], ["content", "style", "noise"])):
+        fig = FIGURES[key]
+        ratio = fig.settings.get("ratio", 1e-3)
+        base = {"content": fig.settings.get("content", "tubingen"), "style": fig.settings.get("style", "starry_night"),
+                "ratio": ratio, "style_layers": list(PAPER_STYLE_LAYERS)}
+        number = fig.figure.split(" (")[0]  # "Fig. 6"
+        for layer in layers_:
+            for init in inits:
+                what = f"content at {layer}" if key == "06" else f"start from {init}"
+                out[f"{number} (CVPR) {what}, α/β = {ratio:g}"] = {**base, "content_layers": [layer], "init": init}
     return out
+
+
+def paper_name(layer: str) -> str:
+    """The name the papers print for one of stylelab's layers: ``relu4_2`` -> ``conv4_2``
+    (Caffe's in-place ReLU: the paper's conv4_2 is the rectified response)."""
+    return "conv" + layer[4:] if layer.startswith("relu") else layer
+
+
+def reconstruction_layers(which: str = "2015") -> tuple[str, ...]:
+    """The layers of the content reconstructions in Fig. 1: ``"2015"`` conv1_1 ... conv5_1
+    (arXiv paper), ``"cvpr"`` conv1_2 ... conv5_2 (CVPR paper)."""
+    from .errors import SettingsError
+
+    options = {"2015": PAPER_RECONSTRUCTION_LAYERS, "cvpr": CVPR_RECONSTRUCTION_LAYERS}
+    if str(which).lower() not in options:
+        raise SettingsError(f"layers must be '2015' (conv1_1 ... conv5_1) or 'cvpr' (conv1_2 ... conv5_2), got {which!r}")
+    return tuple(options[str(which).lower()])
+
+
+def neckarfront_ratios(which: str = "2015") -> dict[str, float]:
+    """alpha/beta per panel letter of the Neckarfront figure: ``"2015"`` (Fig. 2) or ``"cvpr"`` (Fig. 3)."""
+    from .errors import SettingsError
+
+    which = str(which).lower()
+    if which not in ("2015", "cvpr"):
+        raise SettingsError(f"ratios must be '2015' (arXiv Fig. 2) or 'cvpr' (CVPR Fig. 3), got {which!r}")
+    return {p.panel: (p.ratio_2015 if which == "2015" else p.ratio_cvpr) for p in NECKARFRONT}
+
+
+def format_ratio(ratio: float) -> str:
+    """alpha/beta as the figures print it: 0.001 -> ``"1e-3"``, 0.0008 -> ``"8e-4"``."""
+    mantissa, exponent = f"{ratio:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"

@@ -37,6 +37,10 @@ __all__ = [
     "save_gif",
     "save_figure",
     "show_image",
+    "network_input",
+    "feature_maps",
+    "with_inset",
+    "per_layer",
 ]
 
 # Colours of the usual loss terms, so that a term has the same colour in every figure.
@@ -586,3 +590,187 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: float = 100) -> Path:
         path, ".png",
         lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05),
     )
+
+
+# --------------------------------------------------------------------------- the network's view
+
+
+_CHANNEL_FORMULA = {
+    "torch": ("(R - 0.485) / 0.229", "(G - 0.456) / 0.224", "(B - 0.406) / 0.225"),
+    "caffe": ("255 B - 103.94", "255 G - 116.78", "255 R - 123.68"),
+}
+
+
+def network_input(model: Any, image: Any, panel_size: float = 2.2) -> Figure:
+    """What the network receives for ``image`` (RGB ``(1, 3, H, W)`` in [0, 1]).
+
+    Panels: the image as we see it; the three input channels as the network's input
+    convention makes them (grey, on the channel's full possible range, with the
+    formula above); and the image with its colour channels reversed, which is what a
+    network trained on BGR input would "see" if it were given RGB (or vice versa).
+    """
+    import torch
+
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        x = model.preprocess(image.detach().to(dev, torch.float32)).cpu()[0]
+        lo = model.preprocess(torch.zeros(1, 3, 1, 1, device=dev)).cpu().flatten()
+        hi = model.preprocess(torch.ones(1, 3, 1, 1, device=dev)).cpu().flatten()
+    formulas = _CHANNEL_FORMULA.get(model.convention, ("channel 0", "channel 1", "channel 2"))
+    arr = _as_array(image)
+    h, w = arr.shape[:2]
+    pw = panel_size * w / h
+    fig = Figure(figsize=(5 * pw + 0.6, panel_size + 0.9), layout="constrained")
+    axes = fig.subplots(1, 5)
+    _draw(axes[0], arr)
+    axes[0].set_title("the image (RGB)", fontsize=9)
+    for k in range(3):
+        ax = axes[k + 1]
+        ax.imshow(x[k].numpy(), cmap="gray", vmin=float(lo[k]), vmax=float(hi[k]), interpolation="antialiased")
+        _clean_axes(ax)
+        ax.set_title(f"input channel {k}\n{formulas[k]}", fontsize=9)
+        ax.set_xlabel(f"{float(x[k].min()):.1f} ... {float(x[k].max()):.1f}", fontsize=8)
+    _draw(axes[4], arr[:, :, ::-1])
+    axes[4].set_title("channels in the wrong order\n(RGB <-> BGR)", fontsize=9)
+    fig.suptitle(f"{getattr(model, 'arch', 'network')}, input convention '{model.convention}'", fontsize=10)
+    return fig
+
+
+def feature_maps(model: Any, image: Any, layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+                 n: int = 4, panel_size: float = 1.6) -> Figure:
+    """A few feature maps of ``image`` at each of ``layers`` (one row per layer), the
+    ``n`` filters with the highest mean response, each scaled to its own maximum and
+    shown at its own resolution: the maps get fewer pixels and more numerous with depth."""
+    import torch
+
+    if not (isinstance(n, int) and n >= 1):
+        raise SettingsError(f"n must be a whole number >= 1, got {n!r}")
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        feats = model(image.detach().to(dev, torch.float32), list(layers))
+    rows, titles = [], []
+    for name, f in feats.items():
+        f = f[0].float().cpu()
+        top = f.mean(dim=(1, 2)).argsort(descending=True)[:n]
+        maps = [(f[k] / f[k].max().clamp_min(1e-12)).clamp(0, 1).numpy() for k in top.tolist()]
+        rows.append(maps)
+        titles.append(f"{name.replace('relu', 'conv')}\n{f.shape[0]} maps\n{f.shape[1]} x {f.shape[2]}")
+    return image_grid(rows, row_titles=titles, panel_size=panel_size, fontsize=8)
+
+
+def with_inset(image: Any, inset: Any, fraction: float = 0.3, border: int = 1) -> "Any":
+    """``image`` (a ``(1, 3, H, W)`` tensor) with ``inset`` shrunk into its lower-left
+    corner behind a thin white border, as the paintings are shown in Gatys et al.'s Fig. 2."""
+    import torch
+
+    if not (0 < fraction <= 1):
+        raise SettingsError(f"fraction must be in (0, 1], got {fraction!r}")
+    from .image import resize_to
+
+    out = image.detach().float().cpu().clone()
+    h, w = out.shape[-2:]
+    ins = inset.detach().float().cpu()
+    ih, iw = ins.shape[-2:]
+    scale = fraction * min(h / ih, w / iw)
+    th, tw = max(1, round(ih * scale)), max(1, round(iw * scale))
+    small = resize_to(ins, (th, tw)).clamp(0, 1)
+    b = int(border)
+    out[..., h - th - b:h, 0:tw + b] = 1.0
+    out[..., h - th:h, 0:tw] = small
+    return out
+
+
+# --------------------------------------------------------------------------- lessons 04-07
+
+
+def panels(ncols: int, *, width: float = 4.5, height: float = 3.5, nrows: int = 1) -> tuple[Figure, list[Axes]]:
+    """A new figure of ``nrows`` x ``ncols`` empty axes (a flat list, row by row), for
+    drawing several curve plots side by side with the ``ax=`` argument of
+    :func:`loss_curves`, :func:`compare_curves` and :func:`sweep`."""
+    for name, v in (("ncols", ncols), ("nrows", nrows)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise SettingsError(f"{name} must be a whole number >= 1, got {v!r}")
+    for name, v in (("width", width), ("height", height)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise SettingsError(f"{name} must be a positive number of inches, got {v!r}")
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [a for row in axes for a in row]
+
+
+def sweep(
+    values: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "parameter",
+    ylabel: str = "value",
+    logx: bool = True,
+    logy: bool = True,
+    ax: Axes | None = None,
+    title: str | None = None,
+    markers: bool = True,
+) -> Figure:
+    """Results of a parameter sweep: one line per entry of ``series`` (label -> one value
+    per entry of ``values``), e.g. the final content and style losses against beta.
+    Loss terms named like :func:`loss_curves`' terms get the same colours. Non-finite
+    values (and non-positive ones on a log axis) are left out as gaps."""
+    xs = np.array([float(v) for v in values], dtype=float)
+    if xs.size == 0:
+        raise SettingsError("sweep needs at least one parameter value")
+    if not isinstance(series, Mapping) or not series:
+        raise SettingsError("sweep needs a dict {label: values} with at least one series")
+    fig, (axis,) = _new_axes(1, ax, "ax must be one matplotlib Axes")
+    for i, (label, ys) in enumerate(series.items()):
+        ys = list(ys)
+        if len(ys) != xs.size:
+            raise SettingsError(f"series {label!r} has {len(ys)} values for {xs.size} parameter values")
+        arr = _values(ys, logy)
+        if arr is None:
+            continue
+        colour = _TERM_COLOURS.get(str(label).split()[0], f"C{i % 10}")
+        axis.plot(xs, arr, marker="o" if markers else None, label=str(label), color=colour, lw=1.5)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if logx:
+        axis.set_xscale("log")
+    if title:
+        axis.set_title(title)
+    if axis.get_lines():
+        if logy:
+            axis.set_yscale("log")
+        axis.legend(fontsize="small")
+        axis.grid(True, which="major", alpha=0.3)
+    else:
+        axis.text(0.5, 0.5, "nothing to plot", ha="center", va="center", transform=axis.transAxes, color="grey")
+    return fig
+
+
+def per_layer(values: Mapping[str, Mapping[str, float]], *, ylabel: str = "loss", title: str | None = None,
+              log: bool = True, ax: Axes | None = None, xlabels: Mapping[str, str] | None = None) -> Figure:
+    """One line per row of ``values`` across its columns, e.g. the style loss at every
+    layer (columns) of textures made with growing layer sets (rows). ``xlabels`` renames
+    the columns on the axis; rows are coloured shallow to deep in viridis."""
+    if not values:
+        raise SettingsError("per_layer needs at least one row of values")
+    if ax is None:
+        fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+        ax = fig.subplots()
+    cols: list[str] = []
+    for row in values.values():
+        cols += [c for c in row if c not in cols]
+    x = list(range(len(cols)))
+    n = len(values)
+    for k, (label, row) in enumerate(values.items()):
+        ys = [row.get(c, float("nan")) for c in cols]
+        if log:
+            ys = [y if (y is not None and y > 0) else float("nan") for y in ys]
+        ax.plot(x, ys, marker="o", label=str(label), color=_viridis(k, n))
+    ax.set_xticks(x, [(xlabels or {}).get(c, c) for c in cols])
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax.figure

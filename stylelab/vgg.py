@@ -93,8 +93,9 @@ def _build_layers(arch: str, widths: tuple[int, ...] = CHANNELS) -> tuple[Layer,
         n_pool += 1
         rf += jump  # a 2x2 pooling, stride 2
         jump *= 2
+        # the tutorial names a pooling after the number of convolutions before it (pool1: pool_2)
         layers.append(Layer(f"pool{block}", "pool", block=block, position=0, index=index,
-                            tutorial=f"pool_{n_pool}", keras=f"block{block}_pool", channels=ch,
+                            tutorial=f"pool_{n_conv}", keras=f"block{block}_pool", channels=ch,
                             in_channels=ch, downsampling=jump, receptive_field=rf))
         index += 1
     return tuple(layers)
@@ -185,7 +186,7 @@ def min_input_size(layer_names_: Iterable[str], arch: str = "vgg19") -> int:
     need = 1
     for n in layer_names_:
         l = by_name[resolve_layer(n, arch)]
-        need = max(need, l.downsampling * (2 if l.kind == "pool" else 1))
+        need = max(need, l.downsampling)  # a pool's downsampling already counts its own stride
     return need
 
 
@@ -265,6 +266,11 @@ class VGG(nn.Module):
         position = self._pos
         last = max(position[n] for n in names)
         x = self.preprocess(image.to(self._scale.dtype))
+        if x.device.type == "cpu" and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available():
+            # oneDNN's convolutions (above all their backward pass) run faster on channels-last
+            # (NHWC) maps: ~1.15x per L-BFGS evaluation on CPU (BENCHMARKS.md). Same values and
+            # shapes; the returned maps are channels-last strided (.contiguous() gives NCHW).
+            x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for l in self.layers[: last + 1]:
             if l.kind == "conv":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -221,8 +220,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"refusing to load {path}: it is not a plain tensor state dict (the safe loader "
             f"rejected it: {str(exc).splitlines()[0]})"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError) as exc:
-        raise WeightsError(f"cannot read weights file {path}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # a corrupt file makes the unpickler raise almost anything (IndexError, KeyError, ...)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise WeightsError(f"cannot read weights file {path}: {first}") from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):

@@ -15,9 +15,12 @@ Not a test module: ``tests/test_browser_*.py`` import it.  The pieces:
 - :func:`open_notebook`, :func:`wait_for_kernel_idle`, :func:`run_all_cells`,
   :func:`wait_for_widgets` -- load a notebook in the page and execute it.
 - :func:`slider`, :func:`slider_readout`, :func:`move_slider`, :func:`set_slider_readout`,
-  :func:`drag_slider`, :func:`click_button`, :func:`image_src`,
-  :func:`wait_for_image_change`, :func:`image_pixel`, :func:`hide_sidebars`,
-  :func:`screenshot` -- interact and record.
+  :func:`drag_slider`, :func:`click_button`, :func:`click_toggle`, :func:`text_input`, :func:`set_text`,
+  :func:`image_src`, :func:`wait_for_image_change`, :func:`image_pixel` (images by index,
+  or by a CSS ``selector`` such as a class given with ``add_class``), :func:`wait_for_text`,
+  :func:`hide_sidebars`, :func:`screenshot`, :func:`element_screenshot` -- interact and record.
+- :func:`copy_notebook` -- copy a notebook, injecting parameters after its ``parameters``
+  cell as papermill does.
 - :func:`notebook_session` -- all of the above in one ``with`` for the common case.
 
 Every wait has a timeout (seconds) and raises :class:`BrowserHarnessError` with the
@@ -51,7 +54,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -320,6 +323,7 @@ def jupyterlab_server(
     extra_args: Sequence[str] = (),
     log_path: str | os.PathLike | None = None,
     disabled_extensions: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[JupyterLab]:
     """Run JupyterLab on 127.0.0.1 for the duration of the ``with`` block.
 
@@ -328,6 +332,7 @@ def jupyterlab_server(
     into a temporary directory, removed afterwards.  ``log_path``: where the server's
     stdout/stderr go (inside the temporary directory when None; give a path to keep it).
     ``disabled_extensions``: JupyterLab plugin or extension ids to disable (page config).
+    ``env``: extra environment variables for the server and the kernels it starts.
     """
     with tempfile.TemporaryDirectory(prefix="stylelab-lab-") as tmp_name:
         tmp = Path(tmp_name)
@@ -350,7 +355,9 @@ def jupyterlab_server(
                 }
             )
         )
-        env = dict(os.environ)
+        server_env = dict(os.environ)
+        server_env.update(env or {})
+        env = server_env
         env.update(
             JUPYTER_CONFIG_DIR=str(dirs["config"]),
             JUPYTER_DATA_DIR=str(dirs["data"]),
@@ -774,24 +781,34 @@ def click_button(page: Page, description: str) -> None:
     _one(loc, f"button {description!r}").click()
 
 
-def image_locator(page: Page, index: int = 0) -> Locator:
-    """The ``index``-th ipywidgets Image in the notebook's outputs."""
-    return page.locator(".jp-Notebook .jp-OutputArea-output img.widget-image").nth(index)
+def click_toggle(page: Page, label: str) -> None:
+    """Click the ToggleButtons option whose text is exactly ``label``."""
+    loc = page.locator(".jp-Notebook button.widget-toggle-button").filter(has_text=_exact(label))
+    _one(loc, f"toggle button {label!r}").click()
 
 
-def image_src(page: Page, index: int = 0) -> str:
+IMAGE_SELECTOR = "img.widget-image"
+
+
+def image_locator(page: Page, index: int = 0, *, selector: str = IMAGE_SELECTOR) -> Locator:
+    """The ``index``-th ipywidgets Image in the notebook's outputs that matches ``selector``
+    (e.g. ``"img.my-class"`` for an Image given ``add_class("my-class")``)."""
+    return page.locator(f".jp-Notebook .jp-OutputArea-output {selector}").nth(index)
+
+
+def image_src(page: Page, index: int = 0, *, selector: str = IMAGE_SELECTOR) -> str:
     """Current ``src`` of an Image widget (ipywidgets 8 uses ``blob:`` URLs)."""
-    loc = image_locator(page, index)
+    loc = image_locator(page, index, selector=selector)
     loc.wait_for(state="attached")
     return loc.get_attribute("src") or ""
 
 
 def wait_for_image_change(
-    page: Page, old_src: str, index: int = 0, *, timeout: float = WIDGET_TIMEOUT
+    page: Page, old_src: str, index: int = 0, *, timeout: float = WIDGET_TIMEOUT, selector: str = IMAGE_SELECTOR
 ) -> str:
     """Wait until the Image widget's ``src`` differs from ``old_src`` and the new image
     has loaded; returns the new ``src``."""
-    loc = image_locator(page, index)
+    loc = image_locator(page, index, selector=selector)
     deadline = time.monotonic() + timeout
     src = old_src
     while time.monotonic() < deadline:
@@ -799,12 +816,14 @@ def wait_for_image_change(
         if src and src != old_src and loc.evaluate("(img) => img.complete && img.naturalWidth > 0"):
             return src
         page.wait_for_timeout(100)
-    raise _fail(page, f"image {index} src did not change within {timeout:.0f}s (still {src[:80]!r})")
+    raise _fail(page, f"image {selector}[{index}] src did not change within {timeout:.0f}s (still {src[:80]!r})")
 
 
-def image_pixel(page: Page, x: int, y: int, index: int = 0) -> tuple[int, int, int, int]:
+def image_pixel(
+    page: Page, x: int, y: int, index: int = 0, *, selector: str = IMAGE_SELECTOR
+) -> tuple[int, int, int, int]:
     """RGBA of pixel (x, y) of an Image widget's decoded image (natural size)."""
-    rgba = image_locator(page, index).evaluate(
+    rgba = image_locator(page, index, selector=selector).evaluate(
         """(img, [x, y]) => {
             const c = document.createElement('canvas');
             c.width = img.naturalWidth; c.height = img.naturalHeight;
@@ -814,6 +833,42 @@ def image_pixel(page: Page, x: int, y: int, index: int = 0) -> tuple[int, int, i
         [x, y],
     )
     return tuple(rgba)  # type: ignore[return-value]
+
+
+def text_input(page: Page, description: str) -> Locator:
+    """The ``<input>`` of the ipywidgets Text / IntText / FloatText (bounded or not)
+    whose description label is exactly ``description``."""
+    loc = page.locator(".jp-Notebook .widget-text").filter(
+        has=page.locator(".widget-label", has_text=_exact(description))
+    )
+    return _one(loc, f"text box described {description!r}").locator("input")
+
+
+def set_text(page: Page, description: str, value: str | float) -> None:
+    """Type ``value`` into a text / number box and press Enter (which sends it to the kernel)."""
+    box = text_input(page, description)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def wait_for_text(
+    page: Page, selector: str, pattern: str | re.Pattern, *, timeout: float = WIDGET_TIMEOUT, count: int = 1
+) -> str:
+    """Wait until at least ``count`` elements in the notebook match ``selector`` and the
+    text of one of them matches ``pattern`` (a regex, searched); returns that text."""
+    regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+    loc = page.locator(f".jp-Notebook {selector}")
+    deadline = time.monotonic() + timeout
+    texts: list[str] = []
+    while time.monotonic() < deadline:
+        texts = loc.all_inner_texts()
+        if len(texts) >= count:
+            for text in texts:
+                if regex.search(text):
+                    return text
+        page.wait_for_timeout(100)
+    raise _fail(page, f"no {selector} (x{count}) with text matching {regex.pattern!r} within {timeout:.0f}s; "
+                      f"texts: {[t[:200] for t in texts][:10]!r}")
 
 
 def hide_sidebars(page: Page) -> None:
@@ -834,6 +889,48 @@ def screenshot(page: Page, path: str | os.PathLike, *, full_page: bool = True) -
     return path
 
 
+def element_screenshot(locator: Locator, path: str | os.PathLike) -> Path:
+    """Save a PNG screenshot of one element (written atomically; creates the parent folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    locator.screenshot(path=str(tmp), type="png")
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def copy_notebook(
+    source: str | os.PathLike, target: str | os.PathLike, parameters: Mapping[str, Any] | None = None
+) -> Path:
+    """Copy a notebook without its outputs; with ``parameters``, insert a cell assigning
+    them right after the cell tagged ``parameters`` (as papermill does)."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    if parameters:
+        index = next(
+            (i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None
+        )
+        if index is None:
+            raise BrowserHarnessError(f"{source} has no cell tagged 'parameters'")
+        code = "# Injected parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+        injected = nbformat.v4.new_code_cell(code)
+        injected.metadata["tags"] = ["injected-parameters"]
+        nb.cells.insert(index + 1, injected)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, target)
+    return target
+
+
 # --------------------------------------------------------------------------- all in one
 
 
@@ -847,12 +944,17 @@ def notebook_session(
     widgets: int = 1,
     server_log: str | os.PathLike | None = None,
     viewport: tuple[int, int] = (1400, 1000),
+    parameters: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    run_timeout: float = RUN_TIMEOUT,
 ) -> Iterator[tuple[JupyterLab, Page]]:
     """Start JupyterLab and Chromium, open ``notebook``, run it, wait for ``widgets``
     widget views; yields ``(lab, page)``.
 
     ``notebook`` is copied into the server's root directory (or, with ``cells``, a new
-    notebook of that name is written there).  ``widgets=0`` skips the widget wait.
+    notebook of that name is written there); ``parameters`` are injected after its
+    ``parameters`` cell (see :func:`copy_notebook`).  ``env``: extra environment
+    variables for the server and its kernels.  ``widgets=0`` skips the widget wait.
     """
     with contextlib.ExitStack() as stack:
         root = (
@@ -863,13 +965,15 @@ def notebook_session(
         name = Path(notebook).name
         if cells is not None:
             write_notebook(root / name, cells)
+        elif parameters:
+            copy_notebook(notebook, root / name, parameters)
         elif Path(notebook).resolve() != (root / name).resolve():
             shutil.copyfile(notebook, root / name)
-        lab = stack.enter_context(jupyterlab_server(root, log_path=server_log))
+        lab = stack.enter_context(jupyterlab_server(root, log_path=server_log, env=env))
         page = stack.enter_context(chromium_page(viewport=viewport))
         open_notebook(page, lab, name)
         if run:
-            run_all_cells(page, name, lab=lab)
+            run_all_cells(page, name, lab=lab, timeout=run_timeout)
             if widgets:
                 wait_for_widgets(page, widgets, lab=lab)
         yield lab, page

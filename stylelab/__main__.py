@@ -1,0 +1,8 @@
+"""``python -m stylelab``: the same as the ``stylelab`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The lesson notebooks: stored clean, shaped like lessons, and they reproduce their figure.
+
+- ``test_stored_without_outputs`` (fast): every ``notebooks/*.ipynb`` is committed without
+  outputs or execution counts, except the cells tagged ``nbval-check-output`` of the
+  notebooks in :data:`NBVAL_NOTEBOOKS`: their stored outputs are nbval's reference.
+- ``test_lesson_structure`` (fast): a lesson has a ``parameters`` cell first among its code
+  cells with the standard names, an exercise solution hidden in a collapsed cell, and
+  ends with its checks cell.
+- ``test_notebook_runs`` (``notebook``): every numbered notebook, executed once with
+  papermill in the quick profile; fails on any error, showing the failed checks.
+- ``test_nbval`` (``notebook``): nbval in lax mode on :data:`NBVAL_NOTEBOOKS`: every cell
+  must run and the tagged cells must reproduce their stored outputs exactly.
+
+The executing tests need real weights (``STYLELAB_WEIGHTS``) and the sample images
+(``STYLELAB_DATA_DIR`` or a download): without them they are skipped with the reason,
+and in CI (``CI`` set) they fail instead. The notebooks' kernels run this interpreter
+with ``OMP_NUM_THREADS`` = ``STYLELAB_TEST_THREADS`` (default 1) unless it is set: on a
+shared 2-core machine one thread is several times faster than two that wait for each other.
+
+After changing a checked cell, refresh its stored output (and only that) with::
+
+    python tests/test_notebooks.py --refresh-checked
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
+NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+#: Notebooks validated by nbval: their checked cells' outputs are deterministic and fast.
+NBVAL_NOTEBOOKS = ["00_tour.ipynb"]
+CHECKED_TAG = "nbval-check-output"
+PARAMETER_NAMES = ("profile", "size", "steps", "seed", "weights", "device", "output_dir")
+CELL_TIMEOUT = 1200  # seconds one cell may run
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _lessons() -> list[Path]:
+    from stylelab import paper
+
+    return [p for p in NUMBERED if p.name[:2] in paper.FIGURES]
+
+
+# --------------------------------------------------------------------------------------
+# Fast: how the notebooks are stored
+
+
+def test_there_are_lessons():
+    assert [p.name for p in NUMBERED[:4]] == ["00_tour.ipynb", "01_content_reconstruction.ipynb",
+                                               "02_style_reconstruction.ipynb", "03_neckarfront.ipynb"]
+    for name in NBVAL_NOTEBOOKS:
+        assert (NOTEBOOKS / name).is_file()
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    checked_allowed = path.name in NBVAL_NOTEBOOKS
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("execution_count") is not None:
+            problems.append(f"cell {i} has an execution count")
+        if cell.get("outputs"):
+            if checked_allowed and CHECKED_TAG in _tags(cell):
+                for out in cell.outputs:
+                    if out.get("output_type") not in ("display_data", "stream"):
+                        problems.append(f"cell {i}: a stored reference output must be display_data or a "
+                                        f"stream, not {out.get('output_type')}")
+            else:
+                problems.append(f"cell {i} has outputs")
+    assert not problems, (f"{path.name} must be stored without outputs (clear them: Edit > Clear Outputs "
+                          f"of All Cells, or nbstripout). " + "; ".join(problems))
+
+
+@pytest.mark.parametrize("name", NBVAL_NOTEBOOKS)
+def test_nbval_has_references(name):
+    """nbval must have something to compare: each checked cell stores its expected output."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    checked = [c for c in nb.cells if c.cell_type == "code" and CHECKED_TAG in _tags(c)]
+    assert checked, f"{name} has no cell tagged {CHECKED_TAG}"
+    for cell in checked:
+        assert cell.outputs, (f"{name}: a checked cell has no stored output; run "
+                              f"`python tests/test_notebooks.py --refresh-checked`:\n{cell.source}")
+        assert any("text/plain" in o.get("data", {}) for o in cell.outputs)
+
+
+@pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.stem)
+def test_lesson_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and "parameters" in _tags(code[0]), "the first code cell must be tagged 'parameters'"
+    names = {line.split("=")[0].strip() for line in code[0].source.splitlines()
+             if "=" in line and not line.lstrip().startswith("#")}
+    missing = [n for n in PARAMETER_NAMES if n not in names]
+    assert not missing, f"the parameters cell lacks {missing}"
+    solutions = [c for c in nb.cells if "solution" in _tags(c)]
+    assert solutions, "an exercise solution must be in a cell tagged 'solution'"
+    for c in solutions:
+        assert c.metadata.get("jupyter", {}).get("source_hidden") is True, "solutions are collapsed"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    last = code[-1]
+    assert "checks" in _tags(last) and "lesson.finish()" in last.source, "the last code cell holds the checks"
+    assert "lesson.check(" in last.source
+
+
+# --------------------------------------------------------------------------------------
+# Executing (real weights)
+
+
+@pytest.fixture
+def lesson_env(monkeypatch):
+    """Real weights and sample images for the kernels; one OpenMP thread by default."""
+    from conftest import skip_or_fail
+
+    from stylelab import config, data
+    from stylelab.errors import DataError
+
+    if not os.environ.get(config.ENV_WEIGHTS, "").strip():
+        skip_or_fail(f"the notebooks need real weights: set {config.ENV_WEIGHTS}=ARCH:CONVENTION:PATH "
+                     f"(and {config.ENV_DATA_DIR} for offline images)")
+    try:
+        data.fetch()
+    except DataError as exc:
+        skip_or_fail(f"the notebooks need the sample images: {exc}")
+    if not os.environ.get("OMP_NUM_THREADS"):
+        monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("STYLELAB_TEST_THREADS", "1"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # no GUI backend in kernels; %matplotlib inline still renders
+
+
+def _failure(exc: Exception, metrics: Path, executed: Path) -> str:
+    lines = [f"{type(exc).__name__}: {getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', exc)}"]
+    if metrics.is_file():
+        report = json.loads(metrics.read_text())
+        failed = [c for c in report.get("checks", []) if not c.get("passed")]
+        if failed:
+            lines.append("failed checks:")
+            lines += [f"  FAIL {c['check']} ({c.get('detail', '')})" for c in failed]
+    lines.append(f"executed notebook: {executed}")
+    return "\n".join(lines)
+
+
+@pytest.mark.notebook
+@pytest.mark.weights
+@pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path, lesson_env, record_property):
+    """Execute the notebook in the quick profile; every cell runs and every check holds."""
+    from stylelab import paper
+    from stylelab.reproduce import execute
+
+    out = tmp_path / "out"
+    executed = tmp_path / path.name
+    metrics = out / path.stem / "metrics.json"
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        execute(path, executed, {"profile": "quick", "output_dir": str(out)}, timeout=CELL_TIMEOUT, cwd=tmp_path)
+    except Exception as exc:  # PapermillExecutionError, a dead kernel, a timeout
+        pytest.fail(_failure(exc, metrics, executed), pytrace=False)
+    record_property("wall_time_s", round(time.perf_counter() - t0, 1))
+    if path.name[:2] in paper.FIGURES:
+        assert metrics.is_file(), "a lesson must write metrics.json (lesson.finish())"
+        report = json.loads(metrics.read_text())
+        assert report["checks"], "a lesson must check its finding"
+        assert report["passed"]
+        assert report["settings"]["profile"] == "quick"
+        assert (out / path.stem / "figure.png").is_file(), "a lesson must write figure.png"
+
+
+@pytest.mark.notebook
+@pytest.mark.weights
+@pytest.mark.parametrize("name", NBVAL_NOTEBOOKS)
+def test_nbval(name, tmp_path, lesson_env):
+    """nbval (lax): all cells run, the cells tagged nbval-check-output reproduce their stored outputs."""
+    pytest.importorskip("nbval")
+    copy = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, copy)  # runs (and writes out/) in tmp_path, not in the repository
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+           "-q", "--rootdir", str(tmp_path), str(copy)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=CELL_TIMEOUT)
+    assert proc.returncode == 0, f"nbval failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+    assert " passed" in proc.stdout
+
+
+# --------------------------------------------------------------------------------------
+# Refreshing nbval's references
+
+
+def refresh_checked(path: Path) -> int:
+    """Execute ``path`` and store the outputs of its ``nbval-check-output`` cells (only
+    those; every other output and execution count is cleared). Returns the number of cells."""
+    import tempfile
+
+    from stylelab.reproduce import execute
+
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / path.name
+        execute(path, executed, {"output_dir": str(Path(tmp) / "out")}, cwd=tmp)
+        ran = nbformat.read(executed, as_version=4)
+    by_id = {c.get("id"): c for c in ran.cells}
+    nb = nbformat.read(path, as_version=4)
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.outputs = []
+        if CHECKED_TAG in _tags(cell):
+            outputs = by_id[cell.id].outputs
+            for out in outputs:
+                out.pop("execution_count", None)
+                if out.get("output_type") == "execute_result":
+                    out["output_type"] = "display_data"
+            cell.outputs = outputs
+            n += 1
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return n
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--refresh-checked"]:
+        sys.exit("usage: python tests/test_notebooks.py --refresh-checked [NOTEBOOK ...]")
+    targets = [Path(a) for a in sys.argv[2:]] or [NOTEBOOKS / n for n in NBVAL_NOTEBOOKS]
+    for t in targets:
+        print(f"{t}: stored the outputs of {refresh_checked(t)} checked cells")
