@@ -45,7 +45,7 @@ class Lesson:
         if key not in paper.FIGURES:
             raise SettingsError(f"unknown lesson {key!r}; known: {', '.join(paper.FIGURES)}")
         self.figure = paper.FIGURES[key]
-        self.profile = paper.profile(profile)
+        self.profile = paper.lesson_profile(key, profile)  # with the lesson's own sizes, if any
         self.size = int(size or self.profile.size)
         self.steps = int(steps or self.profile.steps)
         if self.size < 16 or self.steps < 1:

@@ -92,8 +92,8 @@ def style_losses(model: VGG, image: torch.Tensor, reference: torch.Tensor,
 
 
 # --------------------------------------------------------------------------------------
-# Image statistics for the lessons 04-07: scale of structures, noise, dark and clipped
-# pixels, pairwise differences, convergence.
+# Image statistics for the lessons 04-07: noise, dark and clipped pixels, pairwise
+# differences, convergence, layout (layout_distance, below).
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
@@ -106,46 +106,6 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
 
         raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), got shape {tuple(image.shape)}")
     return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
-
-
-def autocorrelation_profile(image: torch.Tensor, max_radius: int | None = None) -> list[float]:
-    """The radially averaged autocorrelation of the image's luminance (mean removed),
-    normalised to 1 at distance 0: entry ``r`` is the correlation of pixels ``r`` px apart
-    (rounded), averaged over directions. Computed with FFTs, zero-padded (no wrap-around)
-    and divided by the number of overlapping pixel pairs at each shift.
-    ``max_radius`` defaults to a quarter of the shorter side."""
-    y = luminance(image).double()
-    h, w = y.shape
-    y = y - y.mean()
-    shape = (2 * h, 2 * w)
-    power = torch.fft.rfft2(y, s=shape).abs().pow(2)
-    ac = torch.fft.irfft2(power, s=shape)
-    pairs = torch.fft.irfft2(torch.fft.rfft2(torch.ones(h, w, dtype=y.dtype), s=shape).abs().pow(2), s=shape)
-    ac = ac / pairs.round().clamp_min(1.0)
-    if ac[0, 0] <= 0:  # a flat image: no structure at any distance
-        return [1.0] + [0.0] * max(0, (max_radius or min(h, w) // 4) - 1)
-    ac = ac / ac[0, 0]
-    dy = torch.fft.fftfreq(2 * h, dtype=y.dtype) * 2 * h
-    dx = torch.fft.fftfreq(2 * w, dtype=y.dtype) * 2 * w
-    r = (dy[:, None].pow(2) + dx[None, :].pow(2)).sqrt().round().long()
-    n = max_radius or max(2, min(h, w) // 4)
-    keep = r < n
-    sums = torch.zeros(n, dtype=y.dtype).index_add_(0, r[keep], ac[keep])
-    counts = torch.zeros(n, dtype=y.dtype).index_add_(0, r[keep], torch.ones_like(ac[keep]))
-    return (sums / counts.clamp_min(1)).tolist()
-
-
-def correlation_length(image: torch.Tensor, threshold: float = 0.5, max_radius: int | None = None) -> float:
-    """The spatial correlation length of an image, in pixels: the distance at which the
-    luminance autocorrelation (:func:`autocorrelation_profile`) first falls below
-    ``threshold`` (linearly interpolated). Fine speckle gives ~1 px; larger blobs and
-    strokes give longer lengths. Returns ``max_radius`` if it never falls that low."""
-    prof = autocorrelation_profile(image, max_radius)
-    for k in range(1, len(prof)):
-        if prof[k] < threshold:
-            a, b = prof[k - 1], prof[k]
-            return float(k - 1 + (a - threshold) / (a - b))
-    return float(len(prof))
 
 
 def roughness(image: torch.Tensor) -> float:
@@ -226,3 +186,21 @@ def mean_activations(model: VGG, images: Sequence[torch.Tensor],
 
     means = normalisation_scales(model, images)
     return {l: float(means[l].median()) for l in resolve_layers(layers, model.arch)}
+
+
+def layout_distance(a: torch.Tensor, b: torch.Tensor, cells: int = 16) -> float:
+    """:func:`pixel_distance` of the two images shrunk (area averaging) so their longest
+    side is ``cells`` px: compares the layout (where light, dark and colour are) and
+    ignores texture and pixel noise finer than about 1/``cells`` of the image."""
+    import torch.nn.functional as F
+
+    from .errors import SettingsError
+
+    if not isinstance(cells, int) or isinstance(cells, bool) or cells < 1:
+        raise SettingsError(f"cells must be a whole number >= 1, got {cells!r}")
+    b = _match(a, b)
+    h, w = a.shape[-2:]
+    f = cells / max(h, w)
+    size = (max(1, round(h * f)), max(1, round(w * f)))
+    shrink = lambda x: F.adaptive_avg_pool2d(x.detach().float().cpu().reshape(1, 3, h, w), size)
+    return pixel_distance(shrink(a), shrink(b))

@@ -146,6 +146,24 @@ def profile(name: str) -> Profile:
     return PROFILES[name]
 
 
+#: Per-lesson changes to a profile. Lessons that run many optimisations use smaller
+#: images (and their own step counts) in the quick profile, so that each notebook stays
+#: within about two minutes on a 2-core CPU; the paper profile is never changed.
+LESSON_PROFILES = {
+    "04": {"quick": {"size": 96, "steps": 100}},  # 20 grid cells and a beta sweep
+    "05": {"quick": {"steps": 100}},  # six starts
+    "06": {"quick": {"steps": 150}},  # two runs, content at conv2_2 converges slowly
+    "07": {"quick": {"size": 96, "steps": 100}},  # about twenty small experiments
+}
+
+
+def lesson_profile(key: str, name: str) -> Profile:
+    """The profile ``name`` with lesson ``key``'s changes (:data:`LESSON_PROFILES`)."""
+    from dataclasses import replace
+
+    return replace(profile(name), **LESSON_PROFILES.get(key, {}).get(name, {}))
+
+
 def presets() -> dict[str, dict]:
     """Named settings of the figures, for the explorer's preset menu.
 
@@ -220,3 +238,31 @@ def format_ratio(ratio: float) -> str:
     """alpha/beta as the figures print it: 0.001 -> ``"1e-3"``, 0.0008 -> ``"8e-4"``."""
     mantissa, exponent = f"{ratio:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
+
+
+def grid_style_weights(layers, convention: str = "gatys_code") -> dict[str, float]:
+    """The style layer weights w_l of one row of the 2015 paper's Fig. 3 (lesson 04).
+
+    The paper weights the layers of a row equally, w_l = 1 / (number of layers L): that is
+    what ``convention="paper"`` returns. In the authors' code, where the paper's alpha/beta
+    give the paper's look, the five layers' w_l = 1/5 became w_l = 1 / N_l^2
+    (``convention="gatys_code"``). There a row keeps both: the code's 1 / N_l^2 per layer
+    and the paper's 1 / L share, scaled so that the full row (L = 5) is exactly the default
+    convention: w_l = (5 / L) / N_l^2.
+    """
+    from .errors import SettingsError
+    from .vgg import layers as _layers
+
+    layers = list(layers)
+    if not layers:
+        raise SettingsError("a row needs at least one style layer")
+    channels = {l.name: l.channels for l in _layers("vgg19")}
+    unknown = [l for l in layers if l not in channels]
+    if unknown:
+        raise SettingsError(f"unknown layer(s) {unknown}; use the paper's names, e.g. relu1_1")
+    if convention == "paper":
+        return {l: 1.0 / len(layers) for l in layers}
+    if convention != "gatys_code":
+        raise SettingsError(f"unknown loss convention {convention!r}; choose 'gatys_code' or 'paper'")
+    share = len(PAPER_STYLE_LAYERS) / len(layers)
+    return {l: share / channels[l] ** 2 for l in layers}

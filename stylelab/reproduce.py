@@ -18,7 +18,9 @@ failed notebooks and the gallery, so ``stylelab reproduce`` exits non-zero.
 
 The notebooks run in a kernel of *this* Python interpreter (a temporary kernelspec
 found first on ``JUPYTER_PATH``), whatever ``python3`` kernel Jupyter knows, so they
-see the same stylelab and torch as the caller.
+see the same stylelab and torch as the caller. Papermill runs in a child process, which
+keeps the kernels' console chatter out of the progress display and lets a notebook that
+runs past ``timeout`` be stopped.
 """
 
 from __future__ import annotations
@@ -157,30 +159,71 @@ def current_kernel():
                 os.environ["JUPYTER_PATH"] = old
 
 
+class NotebookFailed(StylelabError):
+    """A notebook raised an exception (``ename``/``evalue`` of its first error), ran past
+    its time limit, or its kernel died. ``executed`` is the executed copy, if written."""
+
+    def __init__(self, message: str, ename: str | None = None, evalue: str | None = None,
+                 executed: Path | None = None):
+        super().__init__(message)
+        self.ename, self.evalue, self.executed = ename, evalue, executed
+
+
+def first_error(executed: str | os.PathLike) -> tuple[str, str] | None:
+    """(ename, evalue) of the first error output in an executed notebook, if any."""
+    try:
+        nb = json.loads(Path(executed).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                return str(out.get("ename", "")), str(out.get("evalue", ""))
+    return None
+
+
 def execute(notebook: str | os.PathLike, executed: str | os.PathLike, parameters: dict | None = None, *,
-            timeout: float | None = None, cwd: str | os.PathLike | None = None, progress: bool = False):
-    """Execute one notebook with papermill in a kernel of this interpreter.
+            timeout: float | None = None, cwd: str | os.PathLike | None = None,
+            cell_timeout: float | None = None) -> Path:
+    """Execute one notebook with papermill, in a kernel of this interpreter.
 
-    ``parameters`` go into its ``parameters`` cell; ``timeout``: the longest one cell
-    may run, in seconds (None: no limit); ``cwd``: the kernel's working folder (default:
-    the notebook's). The executed copy is written to ``executed`` even when a cell
-    fails; then papermill's ``PapermillExecutionError`` is raised.
+    ``parameters`` go into its ``parameters`` cell. ``timeout``: the longest the whole
+    notebook may run, in seconds (None: no limit); ``cell_timeout``: the longest one
+    cell may. ``cwd``: the kernel's working folder (default: the notebook's). Papermill
+    runs in a child process, so a notebook past its time limit is stopped (its kernel
+    exits with it). The executed copy is written to ``executed`` as cells finish, also
+    when one fails. Raises :class:`NotebookFailed` (with the error's ``ename`` and
+    ``evalue``) if a cell raised, the kernel died or the time ran out.
     """
-    import papermill as pm
+    import subprocess
 
-    notebook = Path(notebook)
-    executed = Path(executed)
+    notebook, executed = Path(notebook), Path(executed)
     executed.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        executed.unlink()
     with current_kernel() as kernel:
-        return pm.execute_notebook(
-            str(notebook), str(executed), parameters=dict(parameters or {}), kernel_name=kernel,
-            progress_bar=progress, cwd=str(cwd or notebook.parent), execution_timeout=timeout,
-        )
+        cmd = [sys.executable, "-m", "papermill", str(notebook), str(executed),
+               "-y", json.dumps(dict(parameters or {})), "-k", kernel, "--cwd", str(cwd or notebook.parent),
+               "--no-progress-bar"]
+        if cell_timeout is not None:
+            cmd += ["--execution-timeout", str(max(1, int(cell_timeout)))]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise NotebookFailed(f"stopped after {timeout:g} s, the time limit per notebook",
+                                 "Timeout", f"more than {timeout:g} s", executed) from exc
+    if proc.returncode != 0:
+        error = first_error(executed)
+        if error is not None:
+            raise NotebookFailed(f"{error[0]}: {error[1]}", error[0], error[1], executed)
+        tail = [line for line in (proc.stderr or "").strip().splitlines() if "WARNING" not in line][-6:]
+        raise NotebookFailed("papermill failed: " + " | ".join(tail), "PapermillError", " | ".join(tail), executed)
+    return executed
 
 
 def _error_text(exc: BaseException) -> str:
     ename = getattr(exc, "ename", None)
-    if ename is not None:  # papermill's PapermillExecutionError
+    if ename:
         return f"{ename}: {getattr(exc, 'evalue', '')}".strip()
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -192,9 +235,10 @@ def run_notebook(notebook: Path, output_dir: Path, profile: str = "quick", timeo
     key, stem = notebook.name[:2], notebook.stem
     run = Run(key, stem, notebook)
     lesson_dir = output_dir / stem
-    for stale in ("metrics.json", "figure.png"):  # never show a previous run's results
-        with contextlib.suppress(FileNotFoundError):
-            (lesson_dir / stale).unlink()
+    if lesson_dir.is_dir():  # never show a previous run's results
+        for stale in [lesson_dir / "metrics.json", *lesson_dir.glob("*.png")]:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
     run.executed = output_dir / "executed" / notebook.name
     params = {"profile": profile, "output_dir": str(output_dir), **(parameters or {})}
     t0 = time.perf_counter()
@@ -230,7 +274,8 @@ def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
 
     profile: ``"quick"`` or ``"paper"`` (:data:`stylelab.paper.PROFILES`).
     only: notebook numbers or stems (``["01", "03"]`` or ``"01,03"``); None: all.
-    timeout: the longest a single cell may run, in seconds (None: no limit).
+    timeout: the longest one notebook may run, in seconds (None: no limit); a notebook
+    past it is stopped and reported as failed, and the next one runs.
     progress: a progress bar over the notebooks and one line per finished notebook.
     notebooks_dir: where the notebooks are (default: the repository's ``notebooks/``).
     parameters: more values for the notebooks' ``parameters`` cells (``size``, ``steps``,
@@ -266,8 +311,6 @@ def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
     bar.close()
     gallery = write_gallery(runs, output_dir, profile=profile, started=started)
     failed = [r.stem for r in runs if not r.ok]
-    if progress:
-        print(f"gallery: {gallery}")
     if failed:
         raise ReproduceFailed(f"{len(failed)} of {len(runs)} notebooks failed ({', '.join(failed)}); "
                               f"see {gallery}", gallery, failed)
@@ -284,7 +327,8 @@ section { border-top: 2px solid #ddd; padding-top: 0.8em; margin-top: 1.6em; }
 .status { display: inline-block; padding: 0.1em 0.6em; border-radius: 0.8em; color: white; font-size: 0.9em; }
 .passed, .ran { background: #2e7d32; } .failed, .error { background: #c62828; } .pending { background: #777; }
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; }
-img.figure { max-width: 100%; border: 1px solid #ccc; } img.extra { max-width: 48%; border: 1px solid #eee; margin: 0.2em; }
+img.figure { max-width: 100%; max-height: 720px; border: 1px solid #ccc; }
+img.extra { max-width: 100%; max-height: 420px; border: 1px solid #eee; margin: 0.4em 0; display: block; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.3em 0 0.8em; }
 td, th { border: 1px solid #ddd; padding: 0.15em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } li.pass { color: #2e7d32; } li.fail { color: #c62828; }

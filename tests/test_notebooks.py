@@ -2,7 +2,8 @@
 
 - ``test_stored_without_outputs`` (fast): every ``notebooks/*.ipynb`` is committed without
   outputs or execution counts, except the cells tagged ``nbval-check-output`` of the
-  notebooks in :data:`NBVAL_NOTEBOOKS`: their stored outputs are nbval's reference.
+  notebooks in :data:`NBVAL_NOTEBOOKS`: their stored outputs are nbval's reference (and
+  nbval ignores a cell's stored outputs unless it has an execution count).
 - ``test_lesson_structure`` (fast): a lesson has a ``parameters`` cell first among its code
   cells with the standard names, an exercise solution hidden in a collapsed cell, and
   ends with its checks cell.
@@ -42,7 +43,7 @@ NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 NBVAL_NOTEBOOKS = ["00_tour.ipynb"]
 CHECKED_TAG = "nbval-check-output"
 PARAMETER_NAMES = ("profile", "size", "steps", "seed", "weights", "device", "output_dir")
-CELL_TIMEOUT = 1200  # seconds one cell may run
+NOTEBOOK_TIMEOUT = 1800  # seconds one notebook may run (quick profile: 1-2 minutes)
 
 
 def _tags(cell) -> list[str]:
@@ -75,10 +76,11 @@ def test_stored_without_outputs(path):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if cell.get("execution_count") is not None:
+        reference = checked_allowed and CHECKED_TAG in _tags(cell)
+        if cell.get("execution_count") is not None and not reference:
             problems.append(f"cell {i} has an execution count")
         if cell.get("outputs"):
-            if checked_allowed and CHECKED_TAG in _tags(cell):
+            if reference:
                 for out in cell.outputs:
                     if out.get("output_type") not in ("display_data", "stream"):
                         problems.append(f"cell {i}: a stored reference output must be display_data or a "
@@ -96,8 +98,9 @@ def test_nbval_has_references(name):
     checked = [c for c in nb.cells if c.cell_type == "code" and CHECKED_TAG in _tags(c)]
     assert checked, f"{name} has no cell tagged {CHECKED_TAG}"
     for cell in checked:
-        assert cell.outputs, (f"{name}: a checked cell has no stored output; run "
-                              f"`python tests/test_notebooks.py --refresh-checked`:\n{cell.source}")
+        assert cell.outputs and cell.execution_count is not None, (
+            f"{name}: a checked cell has no stored output (or no execution count, without which nbval "
+            f"skips it); run `python tests/test_notebooks.py --refresh-checked`:\n{cell.source}")
         assert any("text/plain" in o.get("data", {}) for o in cell.outputs)
 
 
@@ -117,7 +120,7 @@ def test_lesson_structure(path):
         assert c.metadata.get("jupyter", {}).get("source_hidden") is True, "solutions are collapsed"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     last = code[-1]
-    assert "checks" in _tags(last) and "lesson.finish()" in last.source, "the last code cell holds the checks"
+    assert "checks" in _tags(last) and "lesson.finish(" in last.source, "the last code cell holds the checks"
     assert "lesson.check(" in last.source
 
 
@@ -146,7 +149,7 @@ def lesson_env(monkeypatch):
 
 
 def _failure(exc: Exception, metrics: Path, executed: Path) -> str:
-    lines = [f"{type(exc).__name__}: {getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', exc)}"]
+    lines = [f"{executed.stem} failed: {exc}"]
     if metrics.is_file():
         report = json.loads(metrics.read_text())
         failed = [c for c in report.get("checks", []) if not c.get("passed")]
@@ -172,8 +175,8 @@ def test_notebook_runs(path, tmp_path, lesson_env, record_property):
 
     t0 = time.perf_counter()
     try:
-        execute(path, executed, {"profile": "quick", "output_dir": str(out)}, timeout=CELL_TIMEOUT, cwd=tmp_path)
-    except Exception as exc:  # PapermillExecutionError, a dead kernel, a timeout
+        execute(path, executed, {"profile": "quick", "output_dir": str(out)}, timeout=NOTEBOOK_TIMEOUT, cwd=tmp_path)
+    except Exception as exc:  # NotebookFailed: an error, a failed check, a dead kernel, the time limit
         pytest.fail(_failure(exc, metrics, executed), pytrace=False)
     record_property("wall_time_s", round(time.perf_counter() - t0, 1))
     if path.name[:2] in paper.FIGURES:
@@ -193,11 +196,36 @@ def test_nbval(name, tmp_path, lesson_env):
     pytest.importorskip("nbval")
     copy = tmp_path / name
     shutil.copy(NOTEBOOKS / name, copy)  # runs (and writes out/) in tmp_path, not in the repository
-    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-           "-q", "--rootdir", str(tmp_path), str(copy)]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=CELL_TIMEOUT)
+    proc = _nbval(copy, tmp_path)
     assert proc.returncode == 0, f"nbval failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
     assert " passed" in proc.stdout
+
+
+def _nbval(path: Path, cwd: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+           "-q", "--rootdir", str(cwd), str(path)]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_nbval_references_can_fail(tmp_path):
+    """nbval validates something: the tour's checked cells (no weights needed to run them) pass
+    against their stored references, and fail once a reference says the PyTorch tutorial
+    calls the paper's conv4_2 ``conv_4`` (the classic naming mistake)."""
+    pytest.importorskip("nbval")
+    tour = nbformat.read(NOTEBOOKS / "00_tour.ipynb", as_version=4)
+    checked = [c for c in tour.cells if c.cell_type == "code" and CHECKED_TAG in _tags(c)]
+    setup = nbformat.v4.new_code_cell("from IPython.display import display\nimport stylelab as sl\ntable_size = 512")
+    good = nbformat.v4.new_notebook(cells=[setup, *checked], metadata=tour.metadata)
+    nbformat.write(good, tmp_path / "good.ipynb")
+    bad = nbformat.from_dict(json.loads(json.dumps(good)))
+    table = bad.cells[1].outputs[0]["data"]
+    assert "conv_10" in table["text/plain"]
+    table["text/plain"] = table["text/plain"].replace("conv_10 ", "conv_4  ")
+    nbformat.write(bad, tmp_path / "bad.ipynb")
+    ok = _nbval(tmp_path / "good.ipynb", tmp_path)
+    assert ok.returncode == 0, ok.stdout[-4000:]
+    failed = _nbval(tmp_path / "bad.ipynb", tmp_path)
+    assert failed.returncode != 0 and "conv_4" in failed.stdout, failed.stdout[-4000:]
 
 
 # --------------------------------------------------------------------------------------
@@ -205,8 +233,8 @@ def test_nbval(name, tmp_path, lesson_env):
 
 
 def refresh_checked(path: Path) -> int:
-    """Execute ``path`` and store the outputs of its ``nbval-check-output`` cells (only
-    those; every other output and execution count is cleared). Returns the number of cells."""
+    """Execute ``path`` and store the outputs and execution counts of its ``nbval-check-output``
+    cells (only those; every other output and execution count is cleared). Returns their number."""
     import tempfile
 
     from stylelab.reproduce import execute
@@ -224,6 +252,7 @@ def refresh_checked(path: Path) -> int:
         cell.execution_count = None
         cell.outputs = []
         if CHECKED_TAG in _tags(cell):
+            cell.execution_count = by_id[cell.id].execution_count  # nbval compares only cells that ran
             outputs = by_id[cell.id].outputs
             for out in outputs:
                 out.pop("execution_count", None)
