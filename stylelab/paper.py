@@ -151,10 +151,10 @@ def profile(name: str) -> Profile:
 #: within about two minutes on a 2-core CPU; the paper profile is never changed.
 LESSON_PROFILES = {
     "02": {"quick": {"steps": 160}},  # textures: style-only L-BFGS overshoots now and then; 80 steps can stop short
-    "04": {"quick": {"size": 96, "steps": 80}},  # 20 grid cells and a beta sweep
+    "04": {"quick": {"size": 96, "steps": 60}},  # 20 grid cells and a beta sweep
     "05": {"quick": {"steps": 100}},  # six starts
     "06": {"quick": {"steps": 150}},  # two runs, content at conv2_2 converges slowly
-    "07": {"quick": {"size": 96, "steps": 100}},  # about twenty small experiments
+    "07": {"quick": {"size": 96, "steps": 60}},  # about twenty small experiments
 }
 
 

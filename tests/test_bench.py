@@ -52,7 +52,7 @@ def test_report_of_a_tiny_run(report):
     (row,) = report["results"]
     for key in ("arch", "size", "weights", "s_per_eval", "s_per_eval_median", "gflop_per_eval", "gflops",
                 "peak_gflops", "ratio", "flops", "flops_counted", "peak_memory_mib", "memory_method",
-                "s_500_steps", "lbfgs_history_mib"):
+                "s_500_steps", "lbfgs_history_mib", "other_processes_cpu"):
         assert key in row, key
     assert row["arch"] == "vgg16" and row["size"] == 32 and row["weights"].startswith("random")
     assert len(row["s_per_eval_all"]) == 1
