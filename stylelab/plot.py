@@ -40,6 +40,8 @@ __all__ = [
     "network_input",
     "feature_maps",
     "with_inset",
+    "panels",
+    "sweep",
     "per_layer",
 ]
 
