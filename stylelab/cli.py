@@ -134,7 +134,19 @@ def _wxh(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _ints(text: str) -> list[int]:
+    return [_int(t, 1) for t in _names(text)]
+
+
+def _steps(text: str):
+    """``N`` or ``N,N,...`` (one per --scales stage)."""
+    values = _ints(text)
+    return values[0] if len(values) == 1 else values
+
+
 POS_INT = _type(lambda t: _int(t, 1), "a whole number >= 1")
+POS_INTS = _type(_ints, "comma-separated whole numbers >= 1")
+STEPS = _type(_steps, "a whole number >= 1, or one per --scales stage: N,N,...")
 SEED = _type(lambda t: _int(t, 0), "a whole number >= 0")
 NONNEG = _type(_nonneg, "a finite number >= 0")
 POSITIVE = _type(_positive, "a finite number > 0")
@@ -292,8 +304,19 @@ def _add_network(p):
 
 def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise"):
     g = p.add_argument_group("optimisation")
-    g.add_argument("--steps", type=POS_INT, default=500,
-                   help="loss evaluations / optimiser steps (default: 500)")
+    g.add_argument("--steps", type=STEPS, default=500, metavar="N|N,N,...",
+                   help="loss evaluations / optimiser steps (default: 500); with --scales per stage, "
+                        "one number for all or one per stage")
+    g.add_argument("--scales", type=POS_INTS, metavar="PX,PX,...",
+                   help="coarse-to-fine (Gatys et al. 2017): optimise at these longest sides in turn, each "
+                        "stage starting from the previous result upsampled; the last must be the output's "
+                        "size, e.g. --scales 128,256,512 with --size 512")
+    g.add_argument("--tol", type=NONNEG, metavar="T",
+                   help="the stopping rule: stop (each stage) once the lowest loss fell by no more than the "
+                        "fraction T over the last --patience steps; --steps is then a cap (default: off, "
+                        f"run all steps; {_engine_defaults()[0]:g} is a good value)")
+    g.add_argument("--patience", type=POS_INT, metavar="K", default=_engine_defaults()[1],
+                   help=f"the steps the stopping rule looks back (default: {_engine_defaults()[1]})")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
                    help="lbfgs (the paper) or adam (default: lbfgs)")
     g.add_argument("--lr", type=POSITIVE, help="step size (default: 1.0 for lbfgs, 0.02 for adam, on [0, 1] pixels)")
@@ -389,8 +412,34 @@ def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
         "weights": ws, "pooling": args.pooling, "normalized": not args.raw_network, "device": args.device,
         "convention": args.convention, "norm": args.norm, "tv_weight": args.tv, "gamma": args.gamma,
         "seed": args.seed, "optimizer": args.optimizer, "steps": args.steps, "lr": args.lr,
-        "progress": not args.quiet, "init": init,
+        "progress": not args.quiet, "init": init, "scales": args.scales, "tol": args.tol,
+        "patience": args.patience,
     }
+
+
+def _engine_defaults() -> tuple[float, int]:
+    """The stopping rule's defaults, without importing torch (the CLI's --help stays fast)."""
+    return 2e-3, 20  # transfer.DEFAULT_TOL, transfer.DEFAULT_PATIENCE (a test keeps them equal)
+
+
+def _check_scales(args, shape: tuple[int, int], layers: list[str], arch: str, option: str = "--size") -> None:
+    """--scales must increase, end at the output's longest side and suit the deepest layer at
+    its smallest; --steps lists need one count per stage."""
+    if args.scales is None:
+        if isinstance(args.steps, list):
+            raise SettingsError("--steps N,N,... gives one count per --scales stage; without --scales give one number")
+        return
+    size = max(shape)
+    if any(b <= a for a, b in zip(args.scales, args.scales[1:])):
+        raise SettingsError(f"--scales must increase from coarse to fine, got {','.join(map(str, args.scales))}")
+    if args.scales[-1] != size:
+        raise SettingsError(f"--scales must end at the output's size: the last is {args.scales[-1]} px but "
+                            f"{option} gives {size} px")
+    if isinstance(args.steps, list) and len(args.steps) != len(args.scales):
+        raise SettingsError(f"--steps has {len(args.steps)} counts for {len(args.scales)} --scales stages")
+    first = tuple(max(1, round(v * args.scales[0] / size)) for v in shape)
+    _check_big_enough(None, layers, arch, f"first --scales stage ({args.scales[0]} px)", shape=first,
+                      option="first scale")
 
 
 def _style_kwargs(args, arch: str, n_styles: int) -> dict:
@@ -439,6 +488,8 @@ class _Snapshots:
 
         frames = ([to_pil(result.init_image)] if result.init_image is not None else []) + self.frames
         frames.append(to_pil(result.image))
+        size = frames[-1].size  # coarse-to-fine: earlier stages' frames are smaller
+        frames = [f if f.size == size else f.resize(size) for f in frames]
         return save_gif(frames, self.out.with_suffix(".gif"), duration=0.1)
 
 
@@ -446,7 +497,8 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
     """Run the engine, save the result (+ JSON, snapshots, GIF) and report."""
     snaps = None
     if args.save_every:
-        snaps = _Snapshots(out, args.steps, inputs.paths)
+        snaps = _Snapshots(out, sum(args.steps) if isinstance(args.steps, list) else
+                           args.steps * len(args.scales or [0]), inputs.paths)
         kw.update(callback=snaps, every=args.save_every)
     try:
         result = fn(*positional, **kw)
@@ -461,8 +513,8 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
         done = result.steps_done
         total = result.losses.get("total", float("nan"))
         extra = f", {len(snaps.written)} snapshots and {gif}" if snaps is not None else ""
-        lead = (f"interrupted after {done} of {args.steps} steps: saved the best image so far"
-                if result.interrupted else f"{done} steps in {result.wall_time:.1f} s")
+        lead = (f"interrupted after {done} steps: saved the best image so far"
+                if result.interrupted else f"{result.status} in {result.wall_time:.1f} s")
         print(f"{PROG}: {lead} (loss {total:.4g} at step {result.best_step}) to {saved} "
               f"(+ {saved.with_suffix('.json').name}{extra})", file=sys.stderr)
     print(saved)
@@ -486,6 +538,7 @@ def _cmd_transfer(args) -> int:
     inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
                          out if args.save_every else None)
     content = _load(content_path, args.size, "content")
+    _check_scales(args, tuple(content.shape[-2:]), kw["content_layers"] + kw["style_layers"], arch)
     style_size = args.style_size or args.size
     styles = [_load(p, style_size, "style") for p in style_paths]
     _check_big_enough(content, kw["content_layers"] + kw["style_layers"], arch, "content image")
@@ -511,6 +564,7 @@ def _cmd_texture(args) -> int:
                          out if args.save_every else None)
     styles = [_load(p, args.size, "style") for p in style_paths]
     shape = args.out_size or tuple(styles[0].shape[-2:])
+    _check_scales(args, shape, kw["style_layers"], arch, "--out-size" if args.out_size else "--size")
     _check_big_enough(None, kw["style_layers"], arch, "texture", shape=shape,
                       option="--out-size" if args.out_size else "--size")
     if args.style_scale == "own":
@@ -536,6 +590,7 @@ def _cmd_reconstruct(args) -> int:
                          out if args.save_every else None)
     content = _load(content_path, args.size, "content")
     _check_big_enough(content, layers, arch, "content image")
+    _check_scales(args, tuple(content.shape[-2:]), layers, arch)
     _load_init(kw, tuple(content.shape[-2:]))
     kw["layer"] = layers
     record = {"content": str(content_path), "size": args.size}

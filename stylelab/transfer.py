@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 
 from . import config, losses
-from .errors import NonFiniteLossError, SettingsError
+from .errors import LayerError, NonFiniteLossError, SettingsError
 from .image import resize_to, save_image
 from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, resolve_layers
 
@@ -50,6 +50,10 @@ NOISE_STD = 0.01
 #: 256 px lower the texture loss 120x and 88x; at 128 px a scale of 1e4 (0.8/px) makes
 #: the early steps overshoot and leaves speckle that 80 steps do not remove.
 LBFGS_SCALE_PER_PIXEL = 0.02
+#: The stopping rule's defaults (:func:`optimize`): stop when the lowest loss so far fell
+#: by less than ``DEFAULT_TOL`` (relative) over the last ``DEFAULT_PATIENCE`` evaluations.
+DEFAULT_TOL = 2e-3
+DEFAULT_PATIENCE = 20
 
 
 # --------------------------------------------------------------------------------------
@@ -188,8 +192,10 @@ class _StyleLayerLoss(torch.autograd.Function):
     The value of :func:`stylelab.losses.style_layer_loss`; only the backward pass is
     written out: dE/dF = 2c (D + D^T) F with D = G - A (= 4c (G - A) F, the paper's
     Eq. 6, as G and A are symmetric): one matrix product of 2 N^2 M FLOPs, where
-    autograd differentiates ``bmm(F, F^T)`` as two products and adds them. On a
-    2-core CPU that makes the Gram matrices' backward ~3x faster (see BENCHMARKS.md).
+    autograd differentiates ``bmm(F, F^T)`` as two products and adds them, and the
+    gradient comes out in the feature maps' memory layout. With channels-last maps
+    (:meth:`stylelab.vgg.VGG.forward`) an evaluation at 256 px runs 1.19x faster on a
+    2-core CPU (see BENCHMARKS.md).
     """
 
     @staticmethod
@@ -291,6 +297,16 @@ class Result:
     stopped: bool = False  # a callback or the stop event ended it early
     wall_time: float = 0.0
     init_image: torch.Tensor | None = field(default=None, repr=False)
+    converged: bool = False  # the stopping rule ended the (last stage of the) run
+    converged_step: int | None = None  # the step at which it did
+    stages: list[dict] = field(default_factory=list)  # coarse-to-fine: one summary per size
+
+    @property
+    def status(self) -> str:
+        """"converged after N steps" or "not converged after N steps" (N: evaluations, all stages)."""
+        if self.converged:
+            return f"converged after {self.converged_step} steps"
+        return f"not converged after {self.steps_done} steps"
 
     @property
     def losses(self) -> dict:
@@ -313,7 +329,8 @@ class Result:
         """Settings, final losses, time: what a notebook writes to its metrics JSON."""
         return {"settings": self.settings, "losses": self.losses, "best_step": self.best_step,
                 "steps_done": self.steps_done, "interrupted": self.interrupted, "stopped": self.stopped,
-                "wall_time": self.wall_time}
+                "converged": self.converged, "converged_step": self.converged_step, "status": self.status,
+                "stages": self.stages, "wall_time": self.wall_time}
 
     def save(self, path: str | os.PathLike, *, history: bool = True, protect: Iterable = ()) -> Path:
         """Save the image (PNG/JPEG by suffix) and ``<name>.json`` beside it with the
@@ -362,7 +379,8 @@ def initial_image(init, size: tuple[int, int], content: torch.Tensor | None = No
 def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, optimizer: str = "lbfgs",
              lr: float | None = None, callback: Callable | None = None, every: int = 10,
              progress: bool = True, stop: threading.Event | Callable[[], bool] | None = None,
-             settings: dict | None = None, desc: str = "optimising") -> Result:
+             settings: dict | None = None, desc: str = "optimising", tol: float | None = None,
+             patience: int = DEFAULT_PATIENCE) -> Result:
     """Optimise the pixels of ``init`` to minimise ``objective``.
 
     optimizer: ``"lbfgs"`` (the paper; one loss evaluation per step, no line search)
@@ -375,8 +393,17 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
         returning True stops the run. ``stop`` (an Event or a function) is checked
         before every step, so a UI can end a run within one evaluation.
     Ctrl-C ends the run and returns the best image so far (``interrupted=True``).
+
+    The stopping rule: with ``tol`` set, the run ends (``converged=True``, at
+    ``converged_step``) as soon as the lowest loss so far fell by no more than the
+    fraction ``tol`` over the last ``patience`` evaluations,
+    ``min L[:n-k] - min L[:n] <= tol * min L[:n-k]`` (k = patience); ``steps`` is then a cap.
+    The lowest loss so far, not the last one, so that a single overshooting L-BFGS step
+    neither stops the run nor keeps it going. ``tol=None``: run all ``steps`` (the paper).
     """
     steps = _positive_int("steps", steps)
+    tol = None if tol is None else _finite_nonneg("tol", tol)
+    patience = _positive_int("patience", patience)
     every = _positive_int("every", every)
     if optimizer not in OPTIMIZERS:
         raise SettingsError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
@@ -424,7 +451,8 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
         return scaled
 
     result_kw = dict(settings=dict(settings or {}), init_image=init.detach().cpu())
-    interrupted = stopped = False
+    interrupted = stopped = converged = False
+    lowest: list[float] = []  # the lowest loss after each evaluation (the stopping rule)
     bar = _progress(steps, desc, progress)
     try:
         for step in range(1, steps + 1):
@@ -437,10 +465,15 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
             rec = history[-1]
             bar.set_postfix(loss=f"{rec['total']:.4g}", refresh=False)
             bar.update(1)
-            if callback is not None and (step % every == 0 or step == steps):
+            lowest.append(best["loss"])
+            converged = tol is not None and len(lowest) > patience and (
+                lowest[-1 - patience] - lowest[-1] <= tol * lowest[-1 - patience])
+            if callback is not None and (step % every == 0 or step == steps or converged):
                 if callback(step, best["image"].cpu(), rec):
                     stopped = True
                     break
+            if converged:
+                break
     except KeyboardInterrupt:
         interrupted = True
     except NonFiniteLossError as exc:
@@ -451,7 +484,8 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
     finally:
         bar.close()
     return Result(best["image"].cpu(), history, best_step=best["step"], interrupted=interrupted, stopped=stopped,
-                  wall_time=time.perf_counter() - t0, **result_kw)
+                  wall_time=time.perf_counter() - t0, converged=converged,
+                  converged_step=len(history) if converged else None, **result_kw)
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -480,9 +514,11 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         tv_weight: float = 0.0, gamma: float = 0.0, convention: str = DEFAULT_CONVENTION,
         norm: str | None = None,
         blend: Sequence[float] | None = None, style_scale: str = "content", size: tuple[int, int] | None = None,
-        init="noise", seed: int = 0, optimizer: str = "lbfgs", steps: int = 500, lr: float | None = None,
-        callback: Callable | None = None, every: int = 10, progress: bool = True, stop=None,
-        desc: str = "optimising") -> Result:
+        init="noise", seed: int = 0, optimizer: str = "lbfgs", steps: int | Sequence[int] = 500,
+        lr: float | None = None, scales: Sequence[int] | None = None, detail: str | None = "auto",
+        tol: float | None = None,
+        patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
+        progress: bool = True, stop=None, desc: str = "optimising") -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
@@ -498,7 +534,25 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     blend: weights of several style images; style_scale: see :func:`make_targets`.
     size: (H, W) of the generated image (default: the content's, else the style's).
     init: ``"noise"`` (with ``seed``), ``"content"``, ``"style"`` or an image tensor.
-    optimizer, steps, lr, callback, every, progress, stop: see :func:`optimize`.
+    optimizer, steps, lr, tol, patience, callback, every, progress, stop: see :func:`optimize`.
+    scales: coarse-to-fine (Gatys et al. 2017, *Controlling Perceptual Factors in Neural
+        Style Transfer*, the high-resolution procedure): the longest side of the image at
+        each stage, increasing, e.g. ``(128, 256, 512)``; the last is the result's size. Each
+        stage computes its targets from the images at its own size and starts from the
+        previous stage's result, upsampled (the first from ``init``). ``steps`` is then
+        the evaluations per stage, one number for all or one per stage, and ``tol`` applies
+        to every stage. The history runs on across stages (``stage`` and ``size`` in each
+        record); :attr:`Result.stages` summarises each. A run stopped early returns the
+        best image of the stage it reached, upsampled to the final size.
+    detail: what is added to each upsampled start of a coarse-to-fine stage. ``"content"``:
+        the content image's detail band, content at the stage's size minus content at the
+        previous stage's size upsampled (a Laplacian-pyramid level). The upsampled result
+        lacks exactly these frequencies, and the content term at relu4_2 is dominated by
+        them: on the Neckarfront at 256 px, a 128 px result upsampled starts with a loss as
+        high as white noise's (8.3 against 8.4, almost all of it the content term; even the
+        photograph itself, downsampled and upsampled, has a content loss of 1.9), with the
+        band 7.6, and 100 steps later 0.71 against 1.30. ``None``: upsampling only.
+        ``"auto"``: ``"content"`` when the run has a content term, else ``None``.
     """
     styles = _as_list(styles)
     content_layers = [content_layers] if isinstance(content_layers, str) else list(content_layers or [])
@@ -526,13 +580,26 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         style_weights = CONVENTIONS[convention]["style_weights"]
     channels = {l.name: l.channels for l in model.layers}
     w_l = layer_weights(style_layers, style_weights, channels) if style_layers else {}
+    size_given = size is not None
     if size is None:
         size = tuple(content.shape[-2:]) if content is not None else tuple(styles[0].shape[-2:])
     size = (int(size[0]), int(size[1]))
-    model.check_input(torch.empty(1, 3, *size, device="meta"), content_layers + style_layers)
-    targets = make_targets(model, size, content, content_layers, styles, style_layers, blend, style_scale)
-    objective = Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm)
-    start = initial_image(init, size, content, styles[0] if styles else None, seed)
+    sizes = stage_sizes(scales, size, fixed=size_given)
+    stage_steps = _stage_steps(steps, len(sizes))
+    for hw in sizes:
+        try:
+            model.check_input(torch.empty(1, 3, *hw, device="meta"), content_layers + style_layers)
+        except (SettingsError, LayerError) as exc:
+            if len(sizes) == 1:
+                raise
+            raise type(exc)(f"scale {max(hw)} px ({hw[0]} x {hw[1]}) is too small: {exc}") from None
+    size = sizes[-1]
+    if detail == "auto":
+        detail = "content" if content_layers else None
+    if detail not in (None, "content"):
+        raise SettingsError(f"unknown detail {detail!r}; choose 'content', None or 'auto'")
+    if detail == "content" and content is None:
+        raise SettingsError("detail='content' needs a content image")
     settings = {
         "arch": model.arch, "weights": model.info.get("weights"), "input_convention": model.convention,
         "pooling": model.pooling, "normalized": model.info.get("normalized"),
@@ -541,11 +608,94 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "tv_weight": tv_weight, "gamma": gamma, "convention": convention, "norm": norm, "blend": list(blend) if blend else None,
         "style_scale": style_scale, "size": list(size),
         "init": init if isinstance(init, str) else "image", "seed": seed, "optimizer": optimizer,
-        "steps": steps, "lr": lr if lr is not None else DEFAULT_LR.get(optimizer),
+        "steps": steps if isinstance(steps, int) else list(stage_steps), "lr": lr if lr is not None else DEFAULT_LR.get(optimizer),
+        "scales": [max(hw) for hw in sizes] if scales is not None else None,
+        "detail": detail if scales is not None else None, "tol": tol,
+        "patience": patience if tol is not None else None,
         "device": str(next(model.parameters()).device), "torch": torch.__version__,
     }
-    return optimize(objective, start, steps=steps, optimizer=optimizer, lr=lr, callback=callback, every=every,
-                    progress=progress, stop=stop, settings=settings, desc=desc)
+
+    def objective_at(hw):
+        targets = make_targets(model, hw, content, content_layers, styles, style_layers, blend, style_scale)
+        return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm)
+
+    start = initial_image(init, sizes[0], content, styles[0] if styles else None, seed)
+    common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience)
+    if len(sizes) == 1:
+        return optimize(objective_at(size), start, steps=stage_steps[0], callback=callback, settings=settings,
+                        desc=desc, **common)
+    band = (lambda hw, prev: resize_to(content, hw) - resize_to(resize_to(content, prev), hw)) if detail else None
+    return _coarse_to_fine(objective_at, sizes, stage_steps, start, callback, settings, desc, common, band)
+
+
+def stage_sizes(scales: Sequence[int] | None, size: tuple[int, int], fixed: bool = False) -> list[tuple[int, int]]:
+    """(H, W) of each coarse-to-fine stage: longest side ``scales[i]``, the aspect of ``size``.
+
+    ``None``: one stage of ``size``. With ``fixed`` (the caller chose ``size``) the last
+    scale must be its longest side.
+    """
+    if scales is None:
+        return [tuple(size)]
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise SettingsError(f"scales must be a list of sizes in px, e.g. [128, 256, 512], got {scales!r}")
+    scales = [_positive_int("each scale", v) for v in scales]
+    if not scales:
+        raise SettingsError("scales is empty: give at least one size in px")
+    if any(b <= a for a, b in zip(scales, scales[1:])):
+        raise SettingsError(f"scales must increase from coarse to fine, got {scales}")
+    h, w = size
+    if fixed and scales[-1] != max(h, w):
+        raise SettingsError(f"the last scale ({scales[-1]} px) must be the image's longest side ({max(h, w)} px)")
+    return [(max(1, round(h * s / max(h, w))), max(1, round(w * s / max(h, w)))) for s in scales]
+
+
+def _stage_steps(steps, n: int) -> list[int]:
+    if isinstance(steps, (int, float)) and not isinstance(steps, bool):
+        return [_positive_int("steps", steps)] * n
+    try:
+        out = [_positive_int("steps", v) for v in steps]
+    except TypeError:
+        raise SettingsError(f"steps must be an integer or one integer per scale, got {steps!r}") from None
+    if len(out) != n:
+        raise SettingsError(f"{len(out)} step counts given for {n} scales")
+    return out
+
+
+def _coarse_to_fine(objective_at, sizes, stage_steps, start, callback, settings, desc, common, band=None) -> Result:
+    """Run the stages of :func:`run`'s ``scales``: each from the previous result, upsampled
+    (plus ``band(size, previous_size)``, the detail the coarser stage could not hold)."""
+    t_start = time.perf_counter()
+    history: list[dict] = []
+    stages: list[dict] = []
+    image = start
+    result = None
+    for i, (hw, n) in enumerate(zip(sizes, stage_steps)):
+        if i:
+            image = resize_to(result.image, hw)  # bicubic, antialiased, clamped to [0, 1]
+            if band is not None:
+                image = (image + band(hw, sizes[i - 1])).clamp_(0, 1)
+        offset, t_offset = len(history), time.perf_counter() - t_start
+
+        def shifted(step, img, rec, _o=offset, _t=t_offset, _i=i, _hw=hw):
+            return callback(step + _o, img, {**rec, "step": rec["step"] + _o, "time": rec["time"] + _t,
+                                             "stage": _i, "size": list(_hw)})
+
+        result = optimize(objective_at(hw), image, steps=n, callback=shifted if callback else None,
+                          settings=settings, desc=f"{desc} {max(hw)} px ({i + 1}/{len(sizes)})", **common)
+        for rec in result.history:
+            history.append({**rec, "step": rec["step"] + offset, "time": rec["time"] + t_offset,
+                            "stage": i, "size": list(hw)})
+        stages.append({"stage": i, "size": list(hw), "steps_done": result.steps_done, "steps": n,
+                       "converged": result.converged, "best_step": result.best_step + offset,
+                       "loss": result.losses.get("total"), "wall_time": round(result.wall_time, 3)})
+        if result.interrupted or result.stopped:
+            break
+    final = result.image if tuple(result.image.shape[-2:]) == sizes[-1] else resize_to(result.image, sizes[-1])
+    last = stages[-1]
+    return Result(final, history, settings, best_step=last["best_step"], interrupted=result.interrupted,
+                  stopped=result.stopped, wall_time=time.perf_counter() - t_start, init_image=start,
+                  converged=result.converged and len(stages) == len(sizes),
+                  converged_step=len(history) if result.converged else None, stages=stages)
 
 
 def _weights(alpha, beta, ratio, has_content: bool, has_style: bool) -> tuple[float, float]:

@@ -333,6 +333,13 @@ def test_bad_image_files(tiny, images, tmp_path, capsys, which, expect, role):
     (["--style-scale", "own", "--style-size", "8"], "--style-size"),
     (["--init", "/no/such/start.png"], "--init"),
     (["--optimizer", "sgd"], "invalid choice"),
+    (["--scales", "16,24"], "--scales must end at the output's size"),
+    (["--scales", "32,16"], "increase"),
+    (["--scales", "24,32", "--steps", "3,3,3"], "--steps has 3 counts for 2"),
+    (["--steps", "3,3"], "without --scales"),
+    (["--scales", "8,32"], "relu5_1 needs at least 16 px"),
+    (["--scales", "16,x"], "--scales"),
+    (["--tol", "-1"], "--tol"),
     (["--frobnicate"], "unrecognized arguments"),
     (["--weights", "vgg99"], "unknown weight set"),
     (["--weights", "/tmp/somewhere/w.pth"], "--arch"),
@@ -608,3 +615,24 @@ def test_reproduce_missing_module(monkeypatch, capsys):
     assert cli.main(["reproduce"]) == 1
     err = capsys.readouterr().err
     assert "reproduce" in err and "Traceback" not in err
+
+
+def test_scales_tol_and_patience_reach_the_engine(tiny, images, tmp_path, capsys):
+    out = tmp_path / "c2f" / "run.png"
+    code = cli.main(["transfer", str(images["content"]), str(images["style"]), "-o", str(out), "--size", "32",
+                     "--scales", "24,32", "--steps", "3,2", "--tol", "0.5", "--patience", "2",
+                     "--save-every", "1"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["settings"]["scales"] == [24, 32] and meta["settings"]["steps"] == [3, 2]
+    assert meta["settings"]["tol"] == 0.5 and meta["settings"]["patience"] == 2
+    assert [s["size"] for s in meta["stages"]] == [[18, 24], [24, 32]]
+    assert "converged" in meta["status"] and meta["status"] in stderr
+    assert Image.open(out).size == (32, 24)
+    gif = Image.open(out.with_suffix(".gif"))  # frames of both stages, at the output's size
+    assert gif.size == (32, 24) and gif.n_frames >= 3
+
+
+def test_stopping_rule_defaults_match_the_engine():
+    assert cli._engine_defaults() == (T.DEFAULT_TOL, T.DEFAULT_PATIENCE)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylelab import losses
-from stylelab.errors import ImageError, NonFiniteLossError, SettingsError
+from stylelab.errors import ImageError, LayerError, NonFiniteLossError, SettingsError
 from stylelab.image import load_image, resize_to
 from stylelab.transfer import (
     CONVENTIONS, NOISE_STD, Objective, Result, initial_image, layer_weights, make_targets, optimize,
@@ -562,3 +562,124 @@ def test_transfer_output_size_and_style_of_another_size(model, content, tiny_ima
     assert result.image.shape == (1, 3, 16, 16)
     t = make_targets(model, (16, 16), content, ["relu2_1"], [], [])
     torch.testing.assert_close(t.content["relu2_1"], model(resize_to(content, (16, 16)), ["relu2_1"])["relu2_1"])
+
+
+# --------------------------------------------------------------------------------------
+# Coarse-to-fine (scales) and the stopping rule (tol, patience)
+
+
+def test_one_scale_equals_the_plain_run(model, content, style):
+    plain = _run(model, content, style, steps=6)
+    staged = _run(model, content, style, steps=6, scales=[SIZE])
+    assert torch.equal(plain.image, staged.image)
+    assert [r["total"] for r in plain.history] == [r["total"] for r in staged.history]
+    assert staged.stages == [] and staged.settings["scales"] == [SIZE]
+
+
+def test_scales_run_each_stage_at_its_size(model, tiny_image, style):
+    content = tiny_image(64, seed=1)
+    seen = []
+    result = run(content, style, model=model, scales=[32, 48, 64], steps=[3, 2, 4], progress=False,
+                 callback=lambda step, img, rec: seen.append((step, tuple(img.shape[-2:]), rec["stage"])), every=1)
+    assert tuple(result.image.shape[-2:]) == (64, 64)
+    assert [s["size"] for s in result.stages] == [[32, 32], [48, 48], [64, 64]]
+    assert [s["steps_done"] for s in result.stages] == [3, 2, 4]
+    assert [r["step"] for r in result.history] == list(range(1, 10))  # one count across stages
+    assert [r["stage"] for r in result.history] == [0] * 3 + [1] * 2 + [2] * 4
+    assert seen[0] == (1, (32, 32), 0) and seen[-1] == (9, (64, 64), 2)
+    times = [r["time"] for r in result.history]
+    assert times == sorted(times)
+    assert result.best_step > 5  # the final image is the last stage's best
+    assert result.losses["stage"] == 2
+    assert json.loads(json.dumps(result.settings))["scales"] == [32, 48, 64]
+
+
+def test_scales_keep_the_aspect_ratio(model, tiny_image, style):
+    content = resize_to(tiny_image(64, seed=1), (48, 64))
+    result = run(content, style, model=model, scales=[32, 64], steps=2, progress=False)
+    assert [s["size"] for s in result.stages] == [[24, 32], [48, 64]]
+    assert tuple(result.image.shape[-2:]) == (48, 64)
+
+
+def test_the_next_stage_starts_from_the_previous_result_upsampled(model, tiny_image, style):
+    content = tiny_image(64, seed=1)
+    starts = []
+    import sys
+
+    engine = sys.modules["stylelab.transfer"]  # the module (stylelab.transfer is also the function)
+    original = engine.optimize
+
+    def spy(objective, init, **kw):
+        starts.append(init.clone())
+        return original(objective, init, **kw)
+
+    engine.optimize = spy
+    try:
+        for detail in (None, "content"):
+            starts.clear()
+            result = run(content, style, model=model, scales=[32, 64], steps=3, progress=False, detail=detail)
+            first = run(content, style, model=model, size=(32, 32), steps=3, progress=False)
+            up = resize_to(first.image, (64, 64))
+            if detail is None:
+                assert torch.allclose(starts[1], up)
+            else:
+                band = resize_to(content, (64, 64)) - resize_to(resize_to(content, (32, 32)), (64, 64))
+                assert torch.allclose(starts[1], (up + band).clamp(0, 1), atol=1e-6)
+            assert result.settings["detail"] == detail
+    finally:
+        engine.optimize = original
+
+
+def test_texture_scales_add_no_content_detail(model, style):
+    result = texture(style, model=model, scales=[16, 32], steps=2, progress=False)
+    assert result.settings["detail"] is None and tuple(result.image.shape[-2:]) == (32, 32)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scales": [32, 16]}, "increase"),
+    ({"scales": [32, 32]}, "increase"),
+    ({"scales": []}, "empty"),
+    ({"scales": "32,64"}, "list"),
+    ({"scales": [16, 0]}, ">= 1"),
+    ({"scales": [16, 24], "size": (32, 32)}, "longest side"),
+    ({"scales": [2, 32]}, "too small"),
+    ({"scales": [16, 32], "steps": [3]}, "1 step counts given for 2 scales"),
+    ({"scales": [16, 32], "detail": "style"}, "unknown detail"),
+    ({"tol": -1}, "tol"),
+    ({"tol": 1e-3, "patience": 0}, "patience"),
+])
+def test_bad_schedules(model, content, style, kwargs, message):
+    with pytest.raises((SettingsError, LayerError), match=message):
+        _run(model, content, style, **kwargs)
+
+
+def test_the_rule_stops_a_run_whose_loss_is_flat(model, content, style):
+    # A loss that cannot fall: a content reconstruction that starts at its minimum (the content itself).
+    flat = reconstruct(content, model=model, init=content, steps=50, tol=1e-3, patience=5, progress=False)
+    assert flat.converged and flat.converged_step == 6 and flat.steps_done == 6
+    assert flat.status == "converged after 6 steps"
+    free = _run(model, content, style, steps=12, tol=None)
+    assert not free.converged and free.converged_step is None and free.steps_done == 12
+    assert free.status == "not converged after 12 steps"
+    summary = json.loads(json.dumps(flat.summary()))
+    assert summary["converged"] and summary["status"] == "converged after 6 steps"
+
+
+def test_the_rule_does_not_stop_a_falling_loss(model, content, style):
+    result = _run(model, content, style, steps=15, tol=1e-12, patience=3, ratio=1e-2)
+    lowest = [min(r["total"] for r in result.history[: i + 1]) for i in range(result.steps_done)]
+    k = 3
+    fired = [i for i in range(k, len(lowest)) if lowest[i - k] - lowest[i] <= 1e-12 * lowest[i - k]]
+    assert result.converged == bool(fired)
+    if fired:
+        assert result.converged_step == fired[0] + 1
+    else:
+        assert result.steps_done == 15
+
+
+def test_the_rule_in_the_last_stage_marks_the_run_converged(model, tiny_image):
+    content = tiny_image(64, seed=1)
+    result = reconstruct(content, model=model, init=content, scales=[32, 64], steps=40, tol=1e-3, patience=4,
+                         progress=False)
+    assert [s["converged"] for s in result.stages] == [True, True]
+    assert result.converged and result.converged_step == result.steps_done
