@@ -268,8 +268,9 @@ class VGG(nn.Module):
         x = self.preprocess(image.to(self._scale.dtype))
         if x.device.type == "cpu" and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available():
             # oneDNN's convolutions (above all their backward pass) run faster on channels-last
-            # (NHWC) maps: ~1.15x per L-BFGS evaluation on CPU (BENCHMARKS.md). Same values and
-            # shapes; the returned maps are channels-last strided (.contiguous() gives NCHW).
+            # (NHWC) maps: with the style loss's backward in transfer.py, 1.19x per L-BFGS
+            # evaluation at 256 px (BENCHMARKS.md). Same values and shapes; the returned maps
+            # are channels-last strided (.contiguous() gives NCHW).
             x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for l in self.layers[: last + 1]:
