@@ -898,9 +898,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the lesson notebooks and build the figure gallery",
                        description="Execute the numbered notebooks (papermill) and build an HTML gallery of the "
                                    "paper's figures; prints the gallery's path.")
-    p.add_argument("--profile", choices=("quick", "paper"), default="quick",
-                   help="quick (small images, few steps: minutes on a CPU) or paper (the paper's sizes and steps; "
-                        "use a GPU). Default: quick")
+    p.add_argument("--profile", choices=("quick", "student", "paper"), default="quick",
+                   help="quick (small images, few steps: minutes on a CPU, for tests), student (the figures on "
+                        "a laptop CPU: 256 px, 03 at 512 px, coarse-to-fine, each run until converged) or paper "
+                        "(the paper's sizes and steps; use a GPU). Default: quick")
     p.add_argument("--only", type=NAMES, metavar="NN,NN", help="only these notebooks, by number, e.g. 01,03")
     p.add_argument("-o", "--output", metavar="DIR", default="reproduce-out",
                    help="output folder: executed notebooks, figures, metrics, gallery (default: reproduce-out)")

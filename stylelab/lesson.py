@@ -50,6 +50,8 @@ class Lesson:
         self.steps = int(steps or self.profile.steps)
         if self.size < 16 or self.steps < 1:
             raise SettingsError(f"size must be >= 16 px and steps >= 1 (got {self.size}, {self.steps})")
+        self.scales = self.profile.scales(self.size)  # coarse-to-fine sizes, None for one stage
+        self.tol = self.profile.tol  # the stopping rule (None: run all steps)
         self.seed = int(seed)
         self.weights = weights if weights not in ("", "default") else None
         if self.weights is None:
@@ -77,11 +79,33 @@ class Lesson:
         return data.load(name, size=size or self.size)
 
     @property
+    def schedule(self) -> dict:
+        """How long and at which sizes each optimisation runs, as keywords of
+        :func:`stylelab.transfer.run`: ``steps`` (per stage), ``scales`` (coarse-to-fine,
+        None for one size) and ``tol`` (the stopping rule, None: all steps)."""
+        return {"steps": self.steps, "scales": self.scales, "tol": self.tol}
+
+    def describe_schedule(self) -> str:
+        """The schedule in words, for figure titles: "128 → 256 px, ≤ 300 steps each, until converged"."""
+        sizes = " → ".join(str(v) for v in self.scales) if self.scales else str(self.size)
+        steps = f"≤ {self.steps} steps" if self.tol is not None else f"{self.steps} steps"
+        return f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")
+
+    def convergence(self, results: dict, key: str = "convergence") -> "Table":
+        """Record how each optimisation ended ("converged after N steps" or "not converged
+        after N steps", its time) as the metric ``key``, and show it as a table."""
+        rows = {str(k): {"status": r.status, "steps": r.steps_done, "time (s)": round(r.wall_time, 1)}
+                for k, r in results.items()}
+        self.metrics.setdefault(key, {}).update(rows)
+        return Table([{"run": k, **v} for k, v in rows.items()], title="how each optimisation ended")
+
+    @property
     def settings(self) -> dict:
         ws = resolve(self.weights)
         return {
             "lesson": self.figure.key, "notebook": self.figure.notebook, "profile": self.profile.name,
-            "size": self.size, "steps": self.steps, "seed": self.seed, "device": str(self.device),
+            "size": self.size, "steps": self.steps, "scales": self.scales, "tol": self.tol,
+            "seed": self.seed, "device": str(self.device),
             "weights": ws.name, "arch": ws.arch, "convention": ws.convention,
             "pooling": self.profile.pooling, "normalized": self.profile.normalized, **self.extra,
         }

@@ -117,21 +117,44 @@ FIGURES = {
 
 @dataclass(frozen=True)
 class Profile:
-    """How large and how long the lessons run."""
+    """How large and how long the lessons run.
+
+    ``stages`` > 1 optimises coarse-to-fine (:func:`stylelab.transfer.run`'s ``scales``):
+    at size / 2^(stages-1), ..., size / 2, size. ``steps`` is then the cap per stage, and
+    ``tol`` (the stopping rule, :func:`stylelab.transfer.optimize`) ends each stage earlier
+    once the loss stops falling; ``tol=None`` runs every step.
+    """
 
     name: str
     size: int  # longest side of the generated image, px
-    steps: int  # L-BFGS evaluations per optimisation
+    steps: int  # L-BFGS evaluations per optimisation (per stage with stages > 1)
     weights: str | None  # None: STYLELAB_WEIGHTS if set, else vgg19
     pooling: str = "avg"
     normalized: bool = True
     description: str = ""
+    stages: int = 1  # coarse-to-fine stages, each twice the size of the one before
+    tol: float | None = None  # the stopping rule's tolerance (None: run all steps)
+
+    def scales(self, size: int | None = None) -> list[int] | None:
+        """The coarse-to-fine sizes for an image of ``size`` px (default: the profile's);
+        None for a single stage."""
+        return stage_scales(size or self.size, self.stages)
+
+
+def stage_scales(size: int, stages: int) -> list[int] | None:
+    """``stages`` sizes halving from ``size``: (512, 3) -> [128, 256, 512]; None for one stage."""
+    if stages <= 1:
+        return None
+    return [max(1, round(size / 2 ** k)) for k in range(stages - 1, -1, -1)]
 
 
 PROFILES = {
-    "quick": Profile("quick", size=128, steps=80, weights=None,
-                     description="a 2-core laptop runs each notebook in about a minute or two; small images "
-                                 "and few L-BFGS steps still show each figure's point"),
+    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2,
+                     description="for tests and a first look: each notebook in about a minute or two on a 2-core "
+                                 "CPU; small images, coarse-to-fine from 64 px, few L-BFGS steps"),
+    "student": Profile("student", size=256, steps=300, weights=None, stages=3, tol=2e-3,
+                       description="for students on a laptop: 256 px (03's figure 512 px), coarse-to-fine, each "
+                                   "stage run until the loss stops falling; minutes per notebook on a 2-core CPU"),
     "paper": Profile("paper", size=512, steps=1000, weights="vgg19",
                      description="the paper's settings: 512 px, VGG-19, average pooling, the normalised network, "
                                  "L-BFGS run to convergence (use a GPU)"),
@@ -151,10 +174,13 @@ def profile(name: str) -> Profile:
 #: within about two minutes on a 2-core CPU; the paper profile is never changed.
 LESSON_PROFILES = {
     "02": {"quick": {"steps": 160}},  # textures: style-only L-BFGS overshoots now and then; 80 steps can stop short
-    "04": {"quick": {"size": 96, "steps": 60}},  # 20 grid cells and a beta sweep
-    "05": {"quick": {"steps": 100}},  # six starts
-    "06": {"quick": {"steps": 150}},  # two runs, content at conv2_2 converges slowly
-    "07": {"quick": {"size": 96, "steps": 60}},  # about twenty small experiments
+    "03": {"student": {"size": 512, "stages": 3}},  # the headline figure at the paper's size: 128 -> 256 -> 512
+    "04": {"quick": {"size": 96, "steps": 60, "stages": 1}},  # 20 grid cells and a beta sweep, from the photograph
+    # six starts: the lesson is about the start, so every profile runs one size from it
+    "05": {"quick": {"steps": 100, "stages": 1}, "student": {"stages": 1}},
+    "06": {"quick": {"steps": 120}},  # two runs; content at conv2_2 converges slowly
+    # about twenty small experiments on the optimiser and the loss: one size, fixed step counts
+    "07": {"quick": {"size": 96, "steps": 60, "stages": 1}, "student": {"stages": 1, "tol": None}},
 }
 
 

@@ -552,7 +552,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         high as white noise's (8.3 against 8.4, almost all of it the content term; even the
         photograph itself, downsampled and upsampled, has a content loss of 1.9), with the
         band 7.6, and 100 steps later 0.71 against 1.30. ``None``: upsampling only.
-        ``"auto"``: ``"content"`` when the run has a content term, else ``None``.
+        ``"auto"``: ``"content"`` for a style transfer (content and style terms), else
+        ``None``: a texture has no content, and a content reconstruction must find the
+        pixels from the layer's responses alone (notebook 01), not be given them.
     """
     styles = _as_list(styles)
     content_layers = [content_layers] if isinstance(content_layers, str) else list(content_layers or [])
@@ -594,8 +596,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
                 raise
             raise type(exc)(f"scale {max(hw)} px ({hw[0]} x {hw[1]}) is too small: {exc}") from None
     size = sizes[-1]
-    if detail == "auto":
-        detail = "content" if content_layers else None
+    if detail == "auto":  # a pure content reconstruction must not be handed the content's pixels
+        detail = "content" if content_layers and style_layers else None
     if detail not in (None, "content"):
         raise SettingsError(f"unknown detail {detail!r}; choose 'content', None or 'auto'")
     if detail == "content" and content is None:

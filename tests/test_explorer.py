@@ -59,7 +59,8 @@ def _images():
 
 @pytest.fixture
 def ex(model, tmp_path):
-    e = Explorer(model=model, images=_images(), samples=False, size=32, steps=6, every=3,
+    # one size, every step: the paper's procedure (the profile's stages and stopping rule are tested below)
+    e = Explorer(model=model, images=_images(), samples=False, size=32, steps=6, every=3, stages=1, tol=False,
                  output_dir=tmp_path / "out")
     yield e
     e.stop()
@@ -226,6 +227,99 @@ def test_texture_and_reconstruction_without_the_other_image(ex):
     assert run.result.settings["style_layers"] == [] and run.result.settings["beta"] == 0
 
 
+# ------------------------------------------------------------------------- coarse to fine, the stopping rule
+
+
+def test_coarse_to_fine_run_ends_at_the_final_size_and_records_its_stages(ex):
+    ex.size.value = 64
+    ex.stages.value = 2
+    assert "32 → 64 px" in ex.stage_sizes.value
+    statuses, progress, previews = [], [], []
+    ex.status.observe(lambda c: statuses.append(c["new"]), "value")
+    ex.progress.observe(lambda c: progress.append(c["new"]), "value")
+    ex.preview.observe(lambda c: previews.append(Image.open(io.BytesIO(c["new"])).size), "value")
+
+    run = ex.run(wait=True)
+
+    assert run is not None and run.status == "finished", ex.message.value
+    r = run.result
+    assert r.image.shape == (1, 3, 48, 64)  # the final size (tubingen is 24 x 32)
+    assert [st["size"] for st in r.stages] == [[24, 32], [48, 64]]
+    assert [h["stage"] for h in r.history] == [0] * 6 + [1] * 6 and r.steps_done == 12
+    assert run.settings["stages"] == 2 and list(run.settings["scales"]) == [32, 64]
+    assert r.settings["scales"] == [32, 64] and r.settings["tol"] is None
+    # progress and status run on across the stages: 6 steps per stage, 12 in all
+    assert progress[:12] == list(range(1, 13)) and ex.progress.max == 12 and ex.progress.value == 12
+    assert any(x.startswith("stage 1/2 · 32 px · step 3/6 · ") for x in statuses)
+    assert any(x.startswith("stage 2/2 · 64 px · step 6/6 · ") for x in statuses)
+    # the preview shows the smaller image of the coarse stage, then the final one
+    assert len(set(previews)) == 2
+    assert bytes(ex.curves.value).startswith(b"\x89PNG")
+    assert "finished (2 stages, 32 → 64 px): not converged after 12 steps" in ex.message.value
+    caption = ex.history_box.children[0].children[1].value
+    assert "32 → 64 px" in caption and "not converged after 12 steps" in caption
+    _idle(ex)
+
+
+def test_stopping_rule_ends_a_flat_run_and_says_converged(ex):
+    ex.optimizer.value, ex.lr.value = "adam", 1e-6  # the loss hardly moves
+    ex.steps.value = 100
+    ex.stop_early.value = True
+    assert ex.tol.value == pytest.approx(ex_mod.transfer.DEFAULT_TOL) and not ex.tol.disabled
+    run = ex.run(wait=True)
+    assert run is not None and run.status == "finished", ex.message.value
+    r = run.result
+    assert r.converged and r.steps_done < 100
+    assert run.settings["tol"] == pytest.approx(ex_mod.transfer.DEFAULT_TOL) == r.settings["tol"]
+    assert f"finished: converged after {r.steps_done} steps" in ex.message.value
+    assert f"converged after {r.steps_done} steps" in ex.history_box.children[0].children[1].value
+    assert ex.progress.value == ex.progress.max == 100  # done: the cap was not needed
+
+
+def test_first_stage_too_small_for_the_deepest_layer_is_a_message(ex, monkeypatch):
+    ex.stages.value = 3  # 8 -> 16 -> 32 px; relu5_1 needs 16 px
+    assert "too small for relu5_1" in ex.stage_sizes.value
+    ex.run_button.click()
+    text = _error_text(ex)
+    assert "3 stages are too many for 32 px" in text and "relu5_1" in text and "at least 16 px" in text
+    assert "<br>" not in text and ex.runs == [] and ex._thread is None
+    _idle(ex)
+    ex.stages.value = 2  # 16 px on the longer side, but tubingen's first stage is 16 x 12
+    assert ex.run() is None and "the first stage (16×12 px)" in _error_text(ex)
+    # an image whose shape is not known before Run (a sample not loaded yet): the run says so
+    monkeypatch.setattr(ex, "_known_shape", lambda s: None)
+    assert ex.run(wait=True) is None and "the first stage (16×12 px)" in _error_text(ex)
+    assert ex.status.value == "error"
+    _idle(ex)
+    # the widget keeps working: shallower style layers fit
+    ex.style_layers["relu5_1"].value = False
+    ex.steps.value = 2
+    run = ex.run(wait=True)
+    assert run is not None and run.status == "finished" and run.result.image.shape == (1, 3, 24, 32)
+
+
+def test_stages_and_tol_go_into_the_settings_the_json_and_the_comparison(ex):
+    ex.size.value = 64
+    ex.steps.value = 2
+    ex.every.value = 100
+    ex.run(wait=True)
+    ex.stages.value = 2
+    ex.stop_early.value, ex.tol.value = True, 1e-3
+    second = ex.run(wait=True)
+    assert second is not None and second.result.stages, ex.message.value
+    row = ex.compare_view.children[0]
+    table = next(w.value for w in row.children if isinstance(w, ex_mod.widgets.HTML))
+    assert "<td>scales</td><td>one size</td><td>32 → 64 px</td>" in table
+    assert "<td>tol</td><td>off</td><td>0.001</td>" in table and "<td>stages</td>" not in table
+
+    meta = json.loads(ex.save(2).with_suffix(".json").read_text())
+    assert meta["settings"]["scales"] == [32, 64] and meta["settings"]["tol"] == pytest.approx(1e-3)
+    mine = meta["settings"]["explorer"]
+    assert (mine["stages"], mine["scales"], mine["tol"]) == (2, [32, 64], pytest.approx(1e-3))
+    assert [st["size"] for st in meta["stages"]] == [[24, 32], [48, 64]]
+    assert {h["stage"] for h in meta["history"]} == {0, 1} and "status" in meta
+
+
 # ------------------------------------------------------------------------- history, compare, save
 
 
@@ -243,7 +337,7 @@ def test_history_comparison_and_save(ex, tmp_path):
     row = ex.compare_view.children[0]
     assert sum(isinstance(w, ex_mod.widgets.VBox) for w in row.children) == 2
     table = next(w.value for w in row.children if isinstance(w, ex_mod.widgets.HTML))
-    assert "ratio" in table and "steps" not in table
+    assert "<td>ratio</td>" in table and "<td>steps</td>" not in table
 
     # save by number, to the default place
     path = ex.save(1)
@@ -268,7 +362,7 @@ def test_history_comparison_and_save(ex, tmp_path):
 
 
 def test_history_row_shows_the_newest_runs(model, tmp_path):
-    e = Explorer(model=model, images=_images(), samples=False, size=32, steps=1, every=100,
+    e = Explorer(model=model, images=_images(), samples=False, size=32, steps=1, every=100, stages=1,
                  history_size=2, output_dir=tmp_path)
     for _ in range(3):
         e.run(wait=True)
@@ -420,11 +514,45 @@ def test_preset_needing_an_image_not_offered_is_a_message(model, tmp_path):
     assert "starry_night" in _error_text(e)
 
 
-def test_profile_switch_sets_size_and_steps(ex):
-    ex.profile.value = "paper"
-    assert (ex.size.value, ex.steps.value) == (paper.PROFILES["paper"].size, paper.PROFILES["paper"].steps)
-    ex.profile.value = "quick"
-    assert (ex.size.value, ex.steps.value) == (paper.PROFILES["quick"].size, paper.PROFILES["quick"].steps)
+def test_profile_switch_sets_size_steps_stages_and_the_stopping_rule(ex):
+    for name in [n for n in paper.PROFILES if n != ex.profile.value] + [ex.profile.value]:
+        ex.profile.value = name
+        prof = paper.PROFILES[name]
+        assert (ex.size.value, ex.steps.value, ex.stages.value) == (prof.size, prof.steps, prof.stages)
+        assert ex.stop_early.value == (prof.tol is not None) and ex.tol.disabled == (prof.tol is None)
+        s = ex.settings()
+        assert s["stages"] == prof.stages and s["scales"] == prof.scales(prof.size)
+        assert s["tol"] == (None if prof.tol is None else pytest.approx(prof.tol))
+        if prof.scales():
+            assert " → ".join(map(str, prof.scales())) + " px" in ex.stage_sizes.value
+            assert f"{prof.stages} stages" in ex.message.value
+    # the sizes beside the stages follow the size
+    ex.stages.value, ex.size.value = 3, 512
+    assert "128 → 256 → 512 px" in ex.stage_sizes.value
+    ex.stages.value = 1
+    assert "one size, 512 px" in ex.stage_sizes.value
+    # a preset leaves them as they are, like size, steps and seed
+    ex.stages.value, ex.stop_early.value, ex.tol.value = 3, True, 1e-4
+    assert ex.apply_preset(next(n for n in ex.presets() if n.startswith("Fig. 2C")))
+    assert (ex.stages.value, ex.stop_early.value, ex.tol.value) == (3, True, pytest.approx(1e-4))
+    ex.stop_early.value = False
+    assert ex.tol.disabled and ex.settings()["tol"] is None
+
+
+def test_constructor_takes_the_profile_or_its_own_stages_and_tol(model, tmp_path):
+    common = dict(model=model, images=_images(), samples=False, output_dir=tmp_path)
+    student = paper.PROFILES["student"]
+    e = Explorer(profile="student", **common)
+    assert e.stages.value == student.stages and e.stop_early.value == (student.tol is not None)
+    e = Explorer(profile="student", stages=2, tol=False, **common)
+    assert e.stages.value == 2 and not e.stop_early.value and e.settings()["tol"] is None
+    e = Explorer(profile="quick", tol=True, **common)
+    assert e.settings()["tol"] == pytest.approx(ex_mod.transfer.DEFAULT_TOL)
+    e = Explorer(profile="quick", stages=6, tol=3e-4, **common)  # more stages than the menu offers
+    assert e.stages.value == 6 and e.settings()["tol"] == pytest.approx(3e-4)
+    for bad in (dict(stages=0), dict(tol=-1.0)):
+        with pytest.raises(ex_mod.SettingsError):
+            Explorer(**common, **bad)
 
 
 def test_optimizer_switch_sets_its_learning_rate(ex):

@@ -680,6 +680,13 @@ def test_the_rule_does_not_stop_a_falling_loss(model, content, style):
 def test_the_rule_in_the_last_stage_marks_the_run_converged(model, tiny_image):
     content = tiny_image(64, seed=1)
     result = reconstruct(content, model=model, init=content, scales=[32, 64], steps=40, tol=1e-3, patience=4,
+                         detail="content",  # the band restores the content exactly: a flat second stage
                          progress=False)
     assert [s["converged"] for s in result.stages] == [True, True]
     assert result.converged and result.converged_step == result.steps_done
+
+
+def test_auto_detail_is_for_style_transfer_only(model, content, style):
+    recon = reconstruct(content, model=model, scales=[16, 32], steps=2, progress=False)
+    both = _run(model, content, style, scales=[16, 32], steps=2)
+    assert recon.settings["detail"] is None and both.settings["detail"] == "content"
