@@ -38,9 +38,8 @@ class Panel:
 
 
 #: Fig. 2 (2015) / Fig. 3 (CVPR 2016): the Neckarfront in five styles.
-#: 2015 ratios as printed: 1e-3 for B, C, D and 1e-4 for E, F. The CVPR ratios are
-#: 1e-3 (B), 8e-4 (C), 5e-3 (D), 5e-4 (E, F) as recorded by the project (from our
-#: issue tracker; not verified against the printed caption from here).
+#: 2015 ratios as printed: 1e-3 for B, C, D and 1e-4 for E, F. The CVPR ratios, as
+#: printed in its Fig. 3 caption: 1e-3 (B), 8e-4 (C), 5e-3 (D), 5e-4 (E, F).
 NECKARFRONT = (
     Panel("B", "shipwreck", 1e-3, 1e-3),
     Panel("C", "starry_night", 1e-3, 8e-4),
