@@ -172,7 +172,10 @@ def profile(name: str) -> Profile:
 #: images (and their own step counts) in the quick profile, so that each notebook stays
 #: within about two minutes on a 2-core CPU; the paper profile is never changed.
 LESSON_PROFILES = {
-    "02": {"quick": {"steps": 160}},  # textures: style-only L-BFGS overshoots now and then; 80 steps can stop short
+    # textures: style-only L-BFGS overshoots now and then, 80 steps can stop short; one size, because a
+    # coarse stage copies the painting's layout (at 64 px a conv4_1 unit sees the whole painting: the
+    # conv4_2 distance of the {conv1_1..conv4_1} texture to the painting fell from > 0.8 to 0.75)
+    "02": {"quick": {"steps": 160, "stages": 1}, "student": {"stages": 1}},
     "03": {"student": {"size": 512, "stages": 3}},  # the headline figure at the paper's size: 128 -> 256 -> 512
     "04": {"quick": {"size": 96, "steps": 60, "stages": 1}},  # 20 grid cells and a beta sweep, from the photograph
     # six starts: the lesson is about the start, so every profile runs one size from it

@@ -682,19 +682,32 @@ def _coarse_to_fine(objective_at, sizes, stage_steps, start, callback, settings,
             return callback(step + _o, img, {**rec, "step": rec["step"] + _o, "time": rec["time"] + _t,
                                              "stage": _i, "size": list(_hw)})
 
-        result = optimize(objective_at(hw), image, steps=n, callback=shifted if callback else None,
-                          settings=settings, desc=f"{desc} {max(hw)} px ({i + 1}/{len(sizes)})", **common)
-        for rec in result.history:
-            history.append({**rec, "step": rec["step"] + offset, "time": rec["time"] + t_offset,
-                            "stage": i, "size": list(hw)})
-        stages.append({"stage": i, "size": list(hw), "steps_done": result.steps_done, "steps": n,
-                       "converged": result.converged, "best_step": result.best_step + offset,
-                       "loss": result.losses.get("total"), "wall_time": round(result.wall_time, 3)})
+        try:
+            result = optimize(objective_at(hw), image, steps=n, callback=shifted if callback else None,
+                              settings=settings, desc=f"{desc} {max(hw)} px ({i + 1}/{len(sizes)})", **common)
+        except NonFiniteLossError as exc:  # keep the earlier stages in the error's result
+            _add_stage(history, stages, exc.result, i, hw, n, offset, t_offset)
+            exc.result = _merged(exc.result, history, stages, sizes, settings, start, t_start)
+            raise
+        _add_stage(history, stages, result, i, hw, n, offset, t_offset)
         if result.interrupted or result.stopped:
             break
+    return _merged(result, history, stages, sizes, settings, start, t_start)
+
+
+def _add_stage(history, stages, result, i, hw, n, offset, t_offset) -> None:
+    for rec in result.history:
+        history.append({**rec, "step": rec["step"] + offset, "time": rec["time"] + t_offset,
+                        "stage": i, "size": list(hw)})
+    stages.append({"stage": i, "size": list(hw), "steps_done": result.steps_done, "steps": n,
+                   "converged": result.converged, "best_step": result.best_step + offset,
+                   "loss": result.losses.get("total"), "wall_time": round(result.wall_time, 3)})
+
+
+def _merged(result, history, stages, sizes, settings, start, t_start) -> Result:
+    """One Result for all stages: the last stage's best image at the final size."""
     final = result.image if tuple(result.image.shape[-2:]) == sizes[-1] else resize_to(result.image, sizes[-1])
-    last = stages[-1]
-    return Result(final, history, settings, best_step=last["best_step"], interrupted=result.interrupted,
+    return Result(final, history, settings, best_step=stages[-1]["best_step"], interrupted=result.interrupted,
                   stopped=result.stopped, wall_time=time.perf_counter() - t_start, init_image=start,
                   converged=result.converged and len(stages) == len(sizes),
                   converged_step=len(history) if result.converged else None, stages=stages)

@@ -179,3 +179,43 @@ def test_paper_helpers():
     with pytest.raises(SettingsError):
         paper.neckarfront_ratios("x")
     assert [paper.format_ratio(r) for r in (1e-3, 8e-4, 5e-3, 1e-4)] == ["1e-3", "8e-4", "5e-3", "1e-4"]
+
+
+def test_stage_scales_halve_up_to_the_size():
+    assert paper.stage_scales(512, 3) == [128, 256, 512]
+    assert paper.stage_scales(128, 2) == [64, 128]
+    assert paper.stage_scales(256, 1) is None
+    assert paper.PROFILES["paper"].scales() is None  # the paper: one size, every step
+    assert paper.PROFILES["paper"].tol is None
+
+
+def test_lesson_schedule_follows_the_profile(tmp_path):
+    quick = lesson.Lesson("03", profile="quick", output_dir=tmp_path)
+    assert quick.schedule == {"steps": 80, "scales": [64, 128], "tol": None}
+    assert quick.describe_schedule() == "64 → 128 px, 80 steps each"
+    student = lesson.Lesson("03", profile="student", output_dir=tmp_path)
+    assert student.size == 512 and student.schedule["scales"] == [128, 256, 512]
+    assert student.schedule["tol"] == paper.PROFILES["student"].tol
+    assert "or until converged" in student.describe_schedule()
+    mine = lesson.Lesson("03", profile="student", size=384, output_dir=tmp_path)
+    assert mine.scales == [96, 192, 384]
+    assert mine.settings["scales"] == [96, 192, 384]
+    # lessons that run one size in every profile
+    for key in ("02", "05"):
+        for name in ("quick", "student"):
+            assert lesson.Lesson(key, profile=name, output_dir=tmp_path).scales is None
+    assert lesson.Lesson("07", profile="student", output_dir=tmp_path).schedule["tol"] is None
+    with pytest.raises(SettingsError, match="unknown profile"):
+        lesson.Lesson("03", profile="laptop", output_dir=tmp_path)
+
+
+def test_convergence_records_how_each_run_ended(tmp_path, make_vgg, tiny_image):
+    les = lesson.Lesson("03", profile="quick", output_dir=tmp_path)
+    model = make_vgg()
+    img = tiny_image(32, seed=1)
+    runs = {"flat": sl.reconstruct(img, model=model, init=img, steps=30, tol=1e-3, patience=3, progress=False),
+            "capped": sl.reconstruct(img, model=model, steps=4, progress=False)}
+    table = les.convergence(runs)
+    assert les.metrics["convergence"]["flat"]["status"] == "converged after 4 steps"
+    assert les.metrics["convergence"]["capped"]["status"] == "not converged after 4 steps"
+    assert "converged after 4 steps" in table.text() and len(table) == 2

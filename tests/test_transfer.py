@@ -690,3 +690,28 @@ def test_auto_detail_is_for_style_transfer_only(model, content, style):
     recon = reconstruct(content, model=model, scales=[16, 32], steps=2, progress=False)
     both = _run(model, content, style, scales=[16, 32], steps=2)
     assert recon.settings["detail"] is None and both.settings["detail"] == "content"
+
+
+def test_nan_in_a_later_stage_keeps_the_earlier_stages(model, content, style, monkeypatch):
+    import sys
+
+    engine = sys.modules["stylelab.transfer"]
+    calls = {"n": 0}
+
+    class NaNAtFullSize(engine.Objective):
+        def __call__(self, image):
+            total, parts = super().__call__(image)
+            if image.shape[-1] == SIZE:
+                calls["n"] += 1
+                if calls["n"] >= 3:
+                    total = total * float("nan")
+            return total, parts
+
+    monkeypatch.setattr(engine, "Objective", NaNAtFullSize)
+    with pytest.raises(NonFiniteLossError) as info:
+        _run(model, content, style, scales=[16, SIZE], steps=5)
+    result = info.value.result
+    assert [s["size"] for s in result.stages] == [[16, 16], [SIZE, SIZE]]
+    assert [r["stage"] for r in result.history] == [0] * 5 + [1] * 3
+    assert tuple(result.image.shape[-2:]) == (SIZE, SIZE) and torch.isfinite(result.image).all()
+    assert 6 <= result.best_step <= 7
