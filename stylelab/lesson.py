@@ -86,7 +86,7 @@ class Lesson:
         return {"steps": self.steps, "scales": self.scales, "tol": self.tol}
 
     def describe_schedule(self) -> str:
-        """The schedule in words, for figure titles: "128 → 256 px, ≤ 300 steps each, until converged"."""
+        """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""
         sizes = " → ".join(str(v) for v in self.scales) if self.scales else str(self.size)
         steps = f"≤ {self.steps} steps" if self.tol is not None else f"{self.steps} steps"
         return f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")

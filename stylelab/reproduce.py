@@ -269,7 +269,7 @@ def run_notebook(notebook: Path, output_dir: Path, profile: str = "quick", timeo
 def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
               output_dir: str | os.PathLike = Path("reproduce-out"), timeout: float | None = None,
               progress: bool = True, notebooks_dir: str | os.PathLike | None = None,
-              parameters: dict | None = None) -> Path:
+              parameters: dict | None = None, jpeg_dir: str | os.PathLike | None = None) -> Path:
     """Execute the lesson notebooks and write the gallery; returns ``output_dir/index.html``.
 
     profile: ``"quick"`` or ``"paper"`` (:data:`stylelab.paper.PROFILES`).
@@ -280,6 +280,8 @@ def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
     notebooks_dir: where the notebooks are (default: the repository's ``notebooks/``).
     parameters: more values for the notebooks' ``parameters`` cells (``size``, ``steps``,
     ``device``, ``weights``, ...).
+    jpeg_dir: also write each figure as a compressed JPEG there (:func:`export_jpeg`; the
+    README's gallery is made this way into ``docs/gallery``).
 
     Raises :class:`ReproduceFailed` after writing the gallery if any notebook failed.
     """
@@ -310,11 +312,36 @@ def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
             bar.write(line)
     bar.close()
     gallery = write_gallery(runs, output_dir, profile=profile, started=started)
+    if jpeg_dir is not None:
+        export_jpeg(runs, jpeg_dir)
     failed = [r.stem for r in runs if not r.ok]
     if failed:
         raise ReproduceFailed(f"{len(failed)} of {len(runs)} notebooks failed ({', '.join(failed)}); "
                               f"see {gallery}", gallery, failed)
     return gallery
+
+
+def export_jpeg(runs: Sequence[Run], folder: str | os.PathLike, width: int = 1400, quality: int = 82) -> list[Path]:
+    """Each finished notebook's ``figure.png`` as ``folder/<notebook>.jpg``: at most ``width``
+    px wide, JPEG ``quality`` (about 150-300 kB a figure), written atomically."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run in runs:
+        figure = next((f for f in run.figures if f.name == "figure.png"), None)
+        if figure is None or not figure.is_file():
+            continue
+        img = Image.open(figure).convert("RGB")
+        if img.width > width:
+            img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+        out = folder / f"{run.stem}.jpg"
+        tmp = config.atomic_write_path(out)
+        img.save(tmp, format="JPEG", quality=quality, optimize=True, progressive=True)
+        os.replace(tmp, out)
+        written.append(out)
+    return written
 
 
 # --------------------------------------------------------------------------------------

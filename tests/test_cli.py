@@ -597,12 +597,15 @@ def test_reproduce_delegates(monkeypatch, tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "gallery" / "index.html")
     assert seen == {"profile": "paper", "only": ["01", "03"], "output_dir": tmp_path / "gallery",
-                    "timeout": 60.0, "progress": True}
+                    "timeout": 60.0, "progress": True, "jpeg_dir": None}
 
     seen.clear()
     assert cli.main(["reproduce", "-q"]) == 0
     assert seen == {"profile": "quick", "only": None, "output_dir": Path("reproduce-out"), "timeout": None,
-                    "progress": False}
+                    "progress": False, "jpeg_dir": None}
+    seen.clear()
+    assert cli.main(["reproduce", "-q", "--profile", "student", "--jpeg", str(tmp_path / "docs")]) == 0
+    assert seen["profile"] == "student" and seen["jpeg_dir"] == tmp_path / "docs"
     capsys.readouterr()
     assert cli.main(["reproduce", "--profile", "fast"]) == 2
     _one_error_line(capsys.readouterr().err)

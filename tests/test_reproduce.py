@@ -222,3 +222,18 @@ def test_reproduce_the_tour(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "executed" / "00_tour.ipynb").is_file()
     report = json.loads((tmp_path / "out" / "00_tour" / "metrics.json").read_text())
     assert report["passed"] and report["settings"]["profile"] == "quick"
+
+
+def test_export_jpeg_writes_each_figure_small(tmp_path):
+    out = tmp_path / "out"
+    big = out / "03" / "figure.png"
+    big.parent.mkdir(parents=True)
+    Image.new("RGB", (2000, 1000), (10, 120, 200)).save(big)
+    runs = [rp.Run("03", "03_neckarfront", Path("03_neckarfront.ipynb"), status="passed",
+                   figures=[big, _png(out / "03" / "extra.png")]),
+            rp.Run("02", "02_style_reconstruction", Path("02_style_reconstruction.ipynb"), status="error")]
+    written = rp.export_jpeg(runs, tmp_path / "docs" / "gallery", width=1000)
+    assert written == [tmp_path / "docs" / "gallery" / "03_neckarfront.jpg"]
+    img = Image.open(written[0])
+    assert img.format == "JPEG" and img.size == (1000, 500)
+    assert sorted(p.name for p in (tmp_path / "docs" / "gallery").iterdir()) == ["03_neckarfront.jpg"]
