@@ -10,14 +10,16 @@ Modules: :mod:`~stylelab.vgg` (the network and its layer names),
 :mod:`~stylelab.weights` (weight sets, the normalised network),
 :mod:`~stylelab.losses` (the paper's equations), :mod:`~stylelab.transfer`
 (the optimisation), :mod:`~stylelab.image`, :mod:`~stylelab.data`,
-:mod:`~stylelab.plot`; the explorer and the ``stylelab`` command.
+:mod:`~stylelab.plot`, :mod:`~stylelab.exercises` (the lessons' checkers); the explorer
+and the ``stylelab`` command.
 """
 
-from . import config, data, errors, image, lesson, losses, metrics, paper, plot, vgg, weights
+from . import config, data, errors, exercises, image, lesson, losses, metrics, paper, plot, vgg, weights
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
 )
 from .image import load_image, save_image, to_pil
+from .exercises import ExerciseError
 from .losses import gram
 from .transfer import Objective, Result, make_targets, optimize, reconstruct, run, texture, transfer
 from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layer_table, resolve_layer
@@ -26,7 +28,7 @@ from .weights import load_vgg
 __version__ = "0.1.0"
 
 __all__ = [
-    "config", "data", "errors", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
+    "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
     "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
     "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",

@@ -7,6 +7,7 @@
     stylelab data list | data fetch
     stylelab layers --arch vgg19
     stylelab reproduce --profile quick
+    stylelab lessons -o my-lessons
 
 Exit codes: 0 success; 2 bad input or usage (one line ``stylelab: error: ...`` on
 stderr, no traceback); 1 anything unexpected (the traceback only with
@@ -371,7 +372,8 @@ def _weight_set(args):
 
     name = args.weights
     arch, conv = args.arch, args.input_convention
-    special = name is None or name in weights.REGISTRY or name in ("default", "env")
+    special = (name is None or name in weights.REGISTRY or name in ("default", "env")
+               or weights._tv.is_torchvision_name(name))
     if special:
         if arch or conv:
             raise UsageError("--arch and --input-convention describe a --weights PATH file; registered "
@@ -728,6 +730,25 @@ def _cmd_layers(args) -> int:
     return EXIT_OK
 
 
+def _cmd_lessons(args) -> int:
+    from . import lessons
+
+    dest = Path(args.output).expanduser()
+    outcomes = lessons.copy_lessons(dest, force=args.force)
+    for o in outcomes:
+        if o.action == "copied":
+            print(f"copied    {o.path}")
+        elif o.action == "replaced":
+            print(f"replaced  {o.path} (your version is now {o.backup.name})")
+        elif o.action == "kept":
+            print(f"kept      {o.path}: it differs from the shipped lesson (your edits?); --force replaces it, "
+                  f"keeping yours as a .bak copy")
+    counts = {a: sum(o.action == a for o in outcomes) for a in ("copied", "replaced", "unchanged", "kept")}
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    print(f"{len(outcomes)} notebooks in {dest} ({summary}); open them with: jupyter lab {dest}")
+    return EXIT_OK
+
+
 def _cmd_reproduce(args) -> int:
     import importlib
 
@@ -764,15 +785,21 @@ def build_parser() -> argparse.ArgumentParser:
             "  stylelab transfer photo.jpg style.jpg -o out.jpg --size 384 --ratio 1e-4 --save-every 25\n"
             "  stylelab texture starry_night -o texture.png --out-size 512x512\n"
             "  stylelab reconstruct tubingen --layer relu5_1 -o relu5_1.png\n"
-            "  stylelab weights list;  stylelab data list;  stylelab layers\n\n"
+            "  stylelab weights list;  stylelab data list;  stylelab layers\n"
+            "  stylelab lessons -o my-lessons      (the lesson notebooks, to open with jupyter lab)\n\n"
             "Images are files or sample names (`stylelab data list`). Exit codes: 0 ok, 2 bad input, "
             "1 unexpected error (STYLELAB_DEBUG=1 shows the traceback), 130 interrupted."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for add in COMMANDS:
+        add(sub)
+    return parser
 
-    # transfer ---------------------------------------------------------------------
+
+def _add_transfer(sub) -> None:
+    """``stylelab transfer``: style transfer (Gatys et al. 2015 Fig. 2)."""
     p = sub.add_parser(
         "transfer", formatter_class=_Formatter, help="style transfer: CONTENT painted in the style of STYLE",
         description=(
@@ -805,7 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network(p)
     p.set_defaults(handler=_cmd_transfer)
 
-    # texture ----------------------------------------------------------------------
+
+def _add_texture(sub) -> None:
+    """``stylelab texture``: texture synthesis (style only)."""
     p = sub.add_parser(
         "texture", formatter_class=_Formatter, help="texture synthesis: match only the style (Gram matrices)",
         description=(
@@ -827,7 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network(p)
     p.set_defaults(handler=_cmd_texture)
 
-    # reconstruct ------------------------------------------------------------------
+
+def _add_reconstruct(sub) -> None:
+    """``stylelab reconstruct``: content reconstruction from one layer."""
     p = sub.add_parser(
         "reconstruct", formatter_class=_Formatter, help="content reconstruction from one layer's responses",
         description=(
@@ -853,7 +884,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network(p)
     p.set_defaults(handler=_cmd_reconstruct)
 
-    # weights ----------------------------------------------------------------------
+
+def _add_weights(sub) -> None:
+    """``stylelab weights list | download | verify``."""
     p = sub.add_parser("weights", formatter_class=_Formatter, help="list, download and verify VGG weight sets",
                        description="The VGG weight sets stylelab knows. The paper used Caffe's ImageNet VGG-19 "
                                    "(vgg19-caffe).")
@@ -873,7 +906,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--input-convention", choices=("torch", "caffe"), help="input convention of a weights file")
     q.set_defaults(handler=_cmd_weights_verify)
 
-    # data -------------------------------------------------------------------------
+
+def _add_data(sub) -> None:
+    """``stylelab data list | fetch``: the sample images."""
     p = sub.add_parser("data", formatter_class=_Formatter, help="the sample images of the paper's figures",
                        description=f"The photograph and paintings of the paper's figures (offline: "
                                    f"${config.ENV_DATA_DIR}).")
@@ -884,7 +919,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("names", metavar="NAME", nargs="*", help="sample names (default: all)")
     q.set_defaults(handler=_cmd_data_fetch)
 
-    # layers -----------------------------------------------------------------------
+
+def _add_layers(sub) -> None:
+    """``stylelab layers``: the VGG layer table."""
     p = sub.add_parser("layers", formatter_class=_Formatter, help="the VGG layer table with names in every convention",
                        description="Every layer of VGG-16/19 with its name in the paper (conv4_2 / relu4_2), "
                                    "torchvision (features.N), the PyTorch tutorial (conv_N) and Keras, its channels, "
@@ -894,7 +931,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input size for the feature-map sizes (default: 512)")
     p.set_defaults(handler=_cmd_layers)
 
-    # reproduce --------------------------------------------------------------------
+
+def _add_reproduce(sub) -> None:
+    """``stylelab reproduce``: run the lessons, build the gallery."""
     p = sub.add_parser("reproduce", formatter_class=_Formatter,
                        help="run the lesson notebooks and build the figure gallery",
                        description="Execute the numbered notebooks (papermill) and build an HTML gallery of the "
@@ -911,10 +950,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write each figure as a compressed JPEG to DIR (the README's gallery: docs/gallery)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_reproduce)
-    return parser
+
+
+def _add_lessons(sub) -> None:
+    """``stylelab lessons -o DIR``: copy the lesson notebooks into a folder."""
+    p = sub.add_parser("lessons", formatter_class=_Formatter,
+                       help="copy the lesson notebooks (and the explorer) into a folder",
+                       description="Copy the numbered lesson notebooks 00-07 and the explorer 08 into DIR, to open "
+                                   "with `jupyter lab DIR`. A notebook already in DIR is never overwritten unless "
+                                   "you ask: an identical one is left alone, one that differs (you edited or ran "
+                                   "it) is kept and listed; --force replaces it and keeps your version as "
+                                   "NAME.ipynb.bak.",
+                       epilog="example:\n  stylelab lessons -o my-lessons && jupyter lab my-lessons\n\n"
+                              "These are the instructor notebooks, worked solutions included; for the student\n"
+                              "edition (exercises as stubs): stylelab course build --edition student -o DIR")
+    p.add_argument("-o", "--output", metavar="DIR", default="stylelab-lessons",
+                   help="folder for the notebooks, created if needed (default: stylelab-lessons)")
+    p.add_argument("--force", action="store_true",
+                   help="replace notebooks that differ from the shipped ones, keeping each as NAME.ipynb.bak")
+    p.set_defaults(handler=_cmd_lessons)
+
+
+#: The subcommands, in the order ``stylelab --help`` lists them: each adds its parser
+#: (``sub.add_parser``) and sets its handler. A new command is one more function here.
+def _add_course(sub) -> None:
+    """``stylelab course build``: the student and instructor editions (:mod:`stylelab.course`)."""
+    from . import course
+
+    course.add_cli(sub)
+
+
+COMMANDS = (_add_transfer, _add_texture, _add_reconstruct, _add_weights, _add_data, _add_layers,
+            _add_reproduce, _add_lessons, _add_course)
 
 
 # --------------------------------------------------------------------------------------
+
+
+def _command_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The names of ``parser``'s subcommands, in order."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -938,8 +1016,8 @@ def _main(argv: list[str]) -> int:
         except SystemExit as exc:  # --help, --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         if getattr(args, "handler", None) is None:
-            raise UsageError(f"choose a command: transfer, texture, reconstruct, weights, data, layers, reproduce "
-                             f"(see `{PROG} --help`)")
+            commands = ", ".join(_command_names(parser))
+            raise UsageError(f"choose a command: {commands} (see `{PROG} --help`)")
         args.argv = argv
         return args.handler(args)
     except StylelabError as exc:

@@ -13,7 +13,8 @@ Environment variables
     names (``tubingen.jpg``, ...). Files are still checked against their sha256.
 ``STYLELAB_CACHE``
     Where downloads and computed tables (network normalisation) are cached.
-    Default: the user cache folder (``~/.cache/stylelab`` on Linux).
+    Default: the user cache folder (``~/.cache/stylelab`` on Linux). In a source
+    checkout the sample images download into its ``data/`` folder instead.
     Weight files go to torch hub's cache (``$TORCH_HOME/hub/checkpoints``),
     shared with torchvision.
 ``STYLELAB_DEVICE``

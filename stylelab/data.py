@@ -1,10 +1,14 @@
 """The sample images: the photograph and paintings of Gatys et al.'s figures.
 
 Each image is described by a :class:`Sample` in :data:`SAMPLES` (where it comes
-from, its sha256, who made it, its licence, the figure it appears in).
+from, its sha256, who made it, its licence, the figure it appears in). The
+registry is the data file ``data/samples.json`` at the repository's top level,
+bundled into the package when it is built (:mod:`stylelab._locations`).
 :func:`path` finds a checked copy: in the folder named by ``STYLELAB_DATA_DIR``
-(offline machines, CI) or else downloaded once into the stylelab cache with
-pooch. Every file is checked against its sha256 before it is used.
+(offline machines, CI), or else downloaded once with pooch, into ``data/`` in a
+source checkout (git ignores everything there but the registry) or into the
+stylelab cache for an installed package. Every file is checked against its
+sha256 before it is used.
 
 >>> from stylelab import data
 >>> data.names()                         # doctest: +SKIP
@@ -14,9 +18,12 @@ pooch. Every file is checked against its sha256 before it is used.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
+import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from . import config
+from . import _locations, config
 from . import image as _image
 from .errors import DataError
 
@@ -61,113 +68,71 @@ class Sample:
         return Path(self.filename).stem
 
 
-_NEURAL_STYLE = ("https://raw.githubusercontent.com/jcjohnson/neural-style/"
-                 "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/")
-_DEPTH_STYLE = ("https://raw.githubusercontent.com/xiumingzhang/depth-preserving-neural-style-transfer/"
-                "0692bf0fd089c0cf4f13eb2e75df20b168037f61/images/styles/")
 _CC_BY_3 = "https://creativecommons.org/licenses/by/3.0/"
-_PICASSO_NOTE = "Picasso's Femme nue assise (1910), used in the paper, is still under copyright"
 
-#: The registry of sample images, by name, in the order of Gatys et al.'s Fig. 2.
-SAMPLES: dict[str, Sample] = {
-    s.name: s
-    for s in [
-        Sample(
-            name="tubingen",
-            filename="tubingen.jpg",
-            url=_NEURAL_STYLE + "tubingen.jpg",
-            sha256="e67d1869f01fd805385c681a80d9ebcf0f70ea4a5fe6127f0606bb1c7f4bf506",
-            title="Neckarfront in Tübingen",
-            artist="Andreas Praefcke",
-            year=None,
-            licence="CC BY 3.0",
-            credit=f"Neckarfront in Tübingen, photograph by Andreas Praefcke, CC BY 3.0 ({_CC_BY_3})",
-            size=(1024, 768),
-            figure="content image of 2015 Fig. 2 A / CVPR 2016 Fig. 3 A",
-        ),
-        Sample(
-            name="shipwreck",
-            filename="shipwreck.jpg",
-            url=_NEURAL_STYLE + "shipwreck.jpg",
-            sha256="4f7cf34e3cd4a5daaf3f421f059ca9a01aaa2a3afd7243d6670c9c8bc001a213",
-            title="The Shipwreck of the Minotaur",
-            artist="J. M. W. Turner",
-            year="c. 1810",
-            licence="public domain",
-            credit="J. M. W. Turner, The Shipwreck of the Minotaur, c. 1810, public domain",
-            size=(960, 662),
-            figure="style of 2015 Fig. 2 B / CVPR 2016 Fig. 3 B",
-        ),
-        Sample(
-            name="starry_night",
-            filename="starry_night.jpg",
-            url=_NEURAL_STYLE + "starry_night.jpg",
-            sha256="0592ab0f7b51b3ce72608a95e53880bd93971e5b48f93a0ce8dfd3cbccf3d098",
-            title="The Starry Night",
-            artist="Vincent van Gogh",
-            year="1889",
-            licence="public domain",
-            credit="Vincent van Gogh, The Starry Night, 1889, public domain",
-            size=(1024, 640),
-            figure="style of 2015 Fig. 2 C / CVPR 2016 Fig. 3 C",
-        ),
-        Sample(
-            name="the_scream",
-            filename="the_scream.jpg",
-            url=_NEURAL_STYLE + "the_scream.jpg",
-            sha256="f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee",
-            title="The Scream",
-            artist="Edvard Munch",
-            year="1893",
-            licence="public domain",
-            credit="Edvard Munch, The Scream, 1893, public domain",
-            size=(1200, 1528),
-            figure="style of 2015 Fig. 2 D / CVPR 2016 Fig. 3 D",
-        ),
-        Sample(
-            name="woman_with_hat",
-            filename="woman-with-hat-matisse.jpg",
-            url=_NEURAL_STYLE + "woman-with-hat-matisse.jpg",
-            sha256="6a8b2383d9c110354a97a42c74bdcc5341be879cbb842ddb7ab5843dbdf56d53",
-            title="Woman with a Hat",
-            artist="Henri Matisse",
-            year="1905",
-            licence="public domain (US; and where the term is life + 70 years)",
-            credit="Henri Matisse, Woman with a Hat, 1905, public domain (US; and where the "
-                   "term is life + 70 years)",
-            size=(591, 800),
-            figure="style of 2015 Fig. 2 E / CVPR 2016 Fig. 3 E (substitute for Picasso)",
-            note=_PICASSO_NOTE,
-        ),
-        Sample(
-            name="composition_vii",
-            filename="composition_vii.jpg",
-            url=_DEPTH_STYLE + "composition_vii.jpg",
-            sha256="8f992ed4aecd6dd56972d7bc8166761de7c94e670ee6effa8fd05f3daeb33409",
-            title="Composition VII",
-            artist="Wassily Kandinsky",
-            year="1913",
-            licence="public domain",
-            credit="Wassily Kandinsky, Composition VII, 1913, public domain",
-            size=(1071, 712),
-            figure="style of 2015 Fig. 2 F / CVPR 2016 Fig. 3 F",
-        ),
-        Sample(
-            name="great_wave",
-            filename="wave.jpg",
-            url=_DEPTH_STYLE + "wave.jpg",
-            sha256="14bcf58a39b7095168f27756d76d0c615bb8954acc5eae9e62c66a9684c2ee2b",
-            title="The Great Wave off Kanagawa",
-            artist="Katsushika Hokusai",
-            year="c. 1831",
-            licence="public domain",
-            credit="Katsushika Hokusai, The Great Wave off Kanagawa, c. 1831, public domain",
-            size=(928, 514),
-            figure=None,
-            note="an extra style, not one of the Fig. 2 paintings",
-        ),
-    ]
-}
+#: The registry's file name: ``data/samples.json`` in a source checkout, bundled into the package when built.
+REGISTRY = "data/samples.json"
+
+
+def _registry_file() -> Path:
+    """The registry file this stylelab reads (see :mod:`stylelab._locations`)."""
+    found = _locations.shipped(REGISTRY)
+    if found is None:
+        raise DataError(f"the sample-image registry {REGISTRY} is missing: neither a source checkout nor "
+                        f"the installed package ({_locations.BUNDLED}) has it; reinstall stylelab")
+    return found
+
+
+def _parse_registry(text: str, where: str = REGISTRY) -> dict[str, Sample]:
+    """The samples of a registry file's text, by name; :class:`DataError` naming ``where``
+    and the entry if it is not valid JSON, lacks a field, has an unknown one or a bad value."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{where} is not valid JSON ({exc})") from exc
+    entries = raw.get("samples") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise DataError(f"{where} must be an object with a non-empty list \"samples\"")
+    fields = {f.name: f for f in dataclasses.fields(Sample)}
+    required = {name for name, f in fields.items() if f.default is dataclasses.MISSING}
+    samples: dict[str, Sample] = {}
+    for i, entry in enumerate(entries):
+        label = f"{where}, sample {i + 1} ({entry.get('name', '?') if isinstance(entry, dict) else entry!r})"
+        if not isinstance(entry, dict):
+            raise DataError(f"{label}: each sample must be an object")
+        if missing := sorted(required - set(entry)):
+            raise DataError(f"{label}: missing {', '.join(missing)}")
+        if unknown := sorted(set(entry) - set(fields)):
+            raise DataError(f"{label}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(fields)}")
+        size = entry["size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+            raise DataError(f"{label}: size must be [width, height] in pixels, got {size!r}")
+        if not (isinstance(entry["sha256"], str) and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])):
+            raise DataError(f"{label}: sha256 must be 64 lower-case hex digits, got {entry['sha256']!r}")
+        optional = {"year", "figure"}
+        for name, value in entry.items():
+            if name != "size" and not (isinstance(value, str) or (value is None and name in optional)):
+                raise DataError(f"{label}: {name} must be a string{' or null' if name in optional else ''}, "
+                                f"got {value!r}")
+        if entry["name"] in samples:
+            raise DataError(f"{label}: the name {entry['name']!r} is used twice")
+        samples[entry["name"]] = Sample(**{**entry, "size": tuple(size)})
+    return samples
+
+
+def _load_registry() -> dict[str, Sample]:
+    """The samples of the registry file (:data:`REGISTRY`), by name, in the file's order."""
+    file = _registry_file()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read the sample-image registry {file}: {exc.strerror or exc}") from exc
+    return _parse_registry(text, str(file))
+
+
+#: The registry of sample images, by name, in the order of Gatys et al.'s Fig. 2
+#: (read from ``data/samples.json``).
+SAMPLES: dict[str, Sample] = _load_registry()
 
 
 # --------------------------------------------------------------------------- lookup
@@ -241,12 +206,23 @@ def _data_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _download_dir() -> Path:
+    """Where downloads go (created): ``data/`` in a source checkout (ignored by git,
+    beside the registry), else the stylelab cache's ``images/`` folder."""
+    root = _locations.checkout_root()
+    if root is not None:
+        folder = root / "data"
+        folder.mkdir(exist_ok=True)
+        return folder
+    return config.cache_dir("images")
+
+
 def _local_copy(sample: Sample) -> Path:
     """Where the sample's file is (or would be) kept locally."""
     folder = _data_dir()
     if folder is not None:
         return folder / sample.filename
-    return config.cache_dir("images") / sample.filename
+    return _download_dir() / sample.filename
 
 
 # --------------------------------------------------------------------------- fetching
@@ -283,10 +259,11 @@ def _from_data_dir(sample: Sample, folder: Path) -> Path:
 
 
 def _download(sample: Sample) -> Path:
-    """Download the sample into the cache with pooch (once), checked against its sha256."""
+    """Download the sample into :func:`_download_dir` with pooch (once), checked against its sha256."""
     import pooch
 
-    cached = config.cache_dir("images") / sample.filename
+    folder = _download_dir()
+    cached = folder / sample.filename
     if cached.is_file() and _sha256(cached) == sample.sha256:
         return cached
     try:
@@ -294,7 +271,7 @@ def _download(sample: Sample) -> Path:
             sample.url,
             known_hash=f"sha256:{sample.sha256}",
             fname=sample.filename,
-            path=config.cache_dir("images"),
+            path=folder,
             progressbar=_interactive(),
         )
     except ValueError as exc:  # pooch: the download does not match the known hash
@@ -315,7 +292,8 @@ def path(name: str) -> Path:
 
     With ``STYLELAB_DATA_DIR`` set, the file must be in that folder under its
     published name and match its sha256 (else :class:`DataError`); nothing is
-    downloaded. Otherwise it is downloaded once into ``cache_dir("images")``.
+    downloaded. Otherwise it is downloaded once: into the repository's ``data/``
+    folder in a source checkout, else into ``cache_dir("images")``.
     """
     sample = info(name)
     folder = _data_dir()
@@ -338,7 +316,8 @@ def verify(names: str | Iterable[str] | None = None) -> dict[str, bool]:
     """Check the local copies (all by default) without downloading anything.
 
     ``{name: True}`` when the file in ``STYLELAB_DATA_DIR`` (or, if that is unset,
-    in the download cache) exists and matches its sha256, ``False`` otherwise.
+    in the download folder: ``data/`` in a checkout, else the cache) exists and
+    matches its sha256, ``False`` otherwise.
     """
     result = {}
     for sample in _select(names):

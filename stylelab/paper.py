@@ -270,7 +270,7 @@ def format_ratio(ratio: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def grid_style_weights(layers, convention: str = "gatys_code") -> dict[str, float]:
+def grid_style_weights(layers, convention: str = "gatys_code", paper_weights=None) -> dict[str, float]:
     """The style layer weights w_l of one row of the 2015 paper's Fig. 3 (lesson 04).
 
     The paper weights the layers of a row equally, w_l = 1 / (number of layers L): that is
@@ -279,6 +279,9 @@ def grid_style_weights(layers, convention: str = "gatys_code") -> dict[str, floa
     (``convention="gatys_code"``). There a row keeps both: the code's 1 / N_l^2 per layer
     and the paper's 1 / L share, scaled so that the full row (L = 5) is exactly the default
     convention: w_l = (5 / L) / N_l^2.
+
+    paper_weights(layers) -> {layer: w_l}: the paper's weights to start from instead of 1 / L
+    (lesson 04's exercise); ``"gatys_code"`` then gives w_l * 5 / N_l^2.
     """
     from .errors import SettingsError
     from .vgg import layers as _layers
@@ -290,9 +293,11 @@ def grid_style_weights(layers, convention: str = "gatys_code") -> dict[str, floa
     unknown = [l for l in layers if l not in channels]
     if unknown:
         raise SettingsError(f"unknown layer(s) {unknown}; use the paper's names, e.g. relu1_1")
+    paper = {l: 1.0 / len(layers) for l in layers} if paper_weights is None else dict(paper_weights(layers))
+    if set(paper) != set(layers):
+        raise SettingsError(f"paper_weights gave weights for {sorted(paper)}, not for the row's layers {layers}")
     if convention == "paper":
-        return {l: 1.0 / len(layers) for l in layers}
+        return {l: float(paper[l]) for l in layers}
     if convention != "gatys_code":
         raise SettingsError(f"unknown loss convention {convention!r}; choose 'gatys_code' or 'paper'")
-    share = len(PAPER_STYLE_LAYERS) / len(layers)
-    return {l: share / channels[l] ** 2 for l in layers}
+    return {l: float(paper[l]) * len(PAPER_STYLE_LAYERS) / channels[l] ** 2 for l in layers}

@@ -3,7 +3,8 @@
     from stylelab.reproduce import reproduce
     gallery = reproduce(profile="quick", only=["01", "03"], output_dir=Path("reproduce-out"))
 
-Each numbered notebook (``notebooks/NN_*.ipynb``) is executed with papermill, its
+Each numbered notebook (``notebooks/NN_*.ipynb`` in a checkout, the package's copy when
+installed: :mod:`stylelab.lessons`) is executed with papermill, its
 ``parameters`` cell given ``profile`` and ``output_dir``. A lesson writes
 ``output_dir/<notebook>/figure.png`` and ``metrics.json`` (settings, metrics, the
 checks' verdicts, run time: see :class:`stylelab.lesson.Lesson`); the executed copy
@@ -31,7 +32,6 @@ import datetime as _dt
 import html
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from . import config, paper
+from . import config, lessons, paper
 from .errors import SettingsError, StylelabError
 
 #: Numbered lesson notebooks: ``00_tour.ipynb``, ``01_content_reconstruction.ipynb``, ...
-NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_\-]+\.ipynb$")
+NOTEBOOK_PATTERN = lessons.NOTEBOOK_PATTERN
 KERNEL_NAME = "stylelab-python"
 
 
@@ -80,19 +80,14 @@ class Run:
 
 
 def notebooks_folder(notebooks_dir: str | os.PathLike | None = None) -> Path:
-    """``notebooks_dir`` if given, else the repository's ``notebooks/`` beside the package."""
+    """``notebooks_dir`` if given, else the lessons' folder (:func:`stylelab.lessons.folder`):
+    the repository's ``notebooks/`` in a source checkout, the package's copy when installed."""
     if notebooks_dir is not None:
         folder = Path(notebooks_dir).expanduser()
         if not folder.is_dir():
             raise SettingsError(f"notebook folder not found: {folder}")
         return folder
-    folder = Path(__file__).resolve().parent.parent / "notebooks"
-    if not folder.is_dir():
-        raise SettingsError(
-            "the lesson notebooks are not installed with the package; run from a checkout of the "
-            "stylelab repository (pip install -e .) or pass the folder that holds them"
-        )
-    return folder
+    return lessons.folder()
 
 
 def find_notebooks(notebooks_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -277,7 +272,7 @@ def reproduce(profile: str = "quick", only: Iterable[str] | str | None = None,
     timeout: the longest one notebook may run, in seconds (None: no limit); a notebook
     past it is stopped and reported as failed, and the next one runs.
     progress: a progress bar over the notebooks and one line per finished notebook.
-    notebooks_dir: where the notebooks are (default: the repository's ``notebooks/``).
+    notebooks_dir: where the notebooks are (default: :func:`stylelab.lessons.folder`).
     parameters: more values for the notebooks' ``parameters`` cells (``size``, ``steps``,
     ``device``, ``weights``, ...).
     jpeg_dir: also write each figure as a compressed JPEG there (:func:`export_jpeg`; the

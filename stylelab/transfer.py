@@ -57,6 +57,12 @@ LBFGS_SCALE_PER_PIXEL = 0.02
 #: evaluations, and 1e-2 over 10 evaluations stopped at 480, 24 % above it.
 DEFAULT_TOL = 1e-2
 DEFAULT_PATIENCE = 20
+#: What ``functions=`` can replace (the lessons' exercises, :mod:`stylelab.exercises`):
+#: ``content_loss(F, P)`` Eq. 1; ``gram(F)`` Eq. 3, (B, N, H, W) -> (B, N, N), used for the
+#: targets and E_l; ``style_layer_loss(F, A)`` Eq. 4; ``tv_loss(x)``; ``total_loss(content,
+#: style, alpha, beta)`` Eq. 7; ``closure(optimizer, x, loss_fn)`` the L-BFGS closure maker.
+#: Each is written with the paper's normalisation; the engine applies the convention's.
+FUNCTIONS = ("content_loss", "gram", "style_layer_loss", "tv_loss", "total_loss", "closure")
 
 
 # --------------------------------------------------------------------------------------
@@ -126,6 +132,21 @@ def layer_weights(layers: Sequence[str], weights=None, channels: dict[str, int] 
     return out
 
 
+def check_functions(functions) -> dict:
+    """``functions`` as a dict of callables with names from :data:`FUNCTIONS` (None: {})."""
+    if functions is None:
+        return {}
+    if not isinstance(functions, dict):
+        raise SettingsError(f"functions must be a dict name -> function, got {type(functions).__name__}")
+    unknown = [k for k in functions if k not in FUNCTIONS]
+    if unknown:
+        raise SettingsError(f"unknown function(s) {unknown}; functions= can replace {FUNCTIONS}")
+    bad = [k for k, f in functions.items() if not callable(f)]
+    if bad:
+        raise SettingsError(f"functions[{bad[0]!r}] is not callable")
+    return dict(functions)
+
+
 # --------------------------------------------------------------------------------------
 # Targets and objective
 
@@ -141,7 +162,7 @@ class Targets:
 
 def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None, content_layers: Sequence[str],
                  styles: Sequence[torch.Tensor], style_layers: Sequence[str], blend: Sequence[float] | None = None,
-                 style_scale: str = "content") -> Targets:
+                 style_scale: str = "content", gram: Callable | None = None) -> Targets:
     """Content responses and style Grams, without autograd.
 
     style_scale: ``"content"`` resizes each style image to the generated image's size
@@ -149,6 +170,7 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
     ``"own"`` keeps it as given. Grams of a style image with M_s positions are scaled
     by M/M_s so they describe an image of the generated size with the same statistics.
     Several styles are mixed as A = sum_k b_k A_k with blend weights b normalised to 1.
+    ``gram``: the function of Eq. 3 (default :func:`stylelab.losses.gram`; a student's in the lessons).
     """
     if style_scale not in STYLE_SCALES:
         raise SettingsError(f"unknown style_scale {style_scale!r}; choose one of {STYLE_SCALES}")
@@ -184,7 +206,7 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
                     m_s = f_l.shape[-1] * f_l.shape[-2]
                     ds = model.layers[model._pos[name]].downsampling  # the layer's stride, in input pixels
                     m_x = (h // ds) * (w // ds)
-                    a = losses.gram(f_l) * (m_x / m_s) * bk
+                    a = (gram or losses.gram)(f_l).detach() * (m_x / m_s) * bk
                     grams[name] = grams[name] + a if name in grams else a
     return Targets(c_targets, grams, (h, w))
 
@@ -240,8 +262,9 @@ class Objective:
 
     def __init__(self, model: VGG, targets: Targets, content_layers: Sequence[str], style_weights: dict[str, float],
                  alpha: float = 1.0, beta: float = 1e3, tv_weight: float = 0.0, gamma: float = 0.0,
-                 norm: str = "paper"):
+                 norm: str = "paper", functions: dict | None = None):
         losses._check_norm(norm)
+        self.functions = check_functions(functions)
         self.model = model
         self.targets = targets
         self.content_layers = list(content_layers)
@@ -253,18 +276,43 @@ class Objective:
 
     def __call__(self, image: torch.Tensor):
         feats = self.model(image, self.layers)
-        c_layers = {l: losses.content_loss(feats[l], self.targets.content[l], self.norm) for l in self.content_layers}
-        # losses.style_layer_loss, with the backward pass of Eq. 6 (see _StyleLayerLoss)
-        s_layers = {l: _style_layer_loss(feats[l], self.targets.grams[l], self.norm)
-                    for l, w in self.style_weights.items()}
+        f = self.functions
+        if "content_loss" in f:
+            c_layers = {l: f["content_loss"](feats[l], self.targets.content[l]) * self._factor(feats[l], "content")
+                        for l in self.content_layers}
+        else:
+            c_layers = {l: losses.content_loss(feats[l], self.targets.content[l], self.norm)
+                        for l in self.content_layers}
+        if "style_layer_loss" in f or "gram" in f:
+            s_layers = {l: self._style_layer(feats[l], self.targets.grams[l]) for l in self.style_weights}
+        else:  # losses.style_layer_loss, with the backward pass of Eq. 6 (see _StyleLayerLoss)
+            s_layers = {l: _style_layer_loss(feats[l], self.targets.grams[l], self.norm)
+                        for l, w in self.style_weights.items()}
         content = sum(c_layers.values()) if c_layers else image.new_zeros(())
         style = sum(self.style_weights[l] * e for l, e in s_layers.items()) if s_layers else image.new_zeros(())
-        tv = losses.tv_loss(image) if self.tv_weight else image.new_zeros(())
+        tv = f.get("tv_loss", losses.tv_loss)(image) if self.tv_weight else image.new_zeros(())
         l2 = losses.l2_loss(image) if self.gamma else image.new_zeros(())
-        total = losses.total_loss(content, style, self.alpha, self.beta, tv, self.tv_weight, l2, self.gamma)
+        if "total_loss" in f:
+            total = f["total_loss"](content, style, self.alpha, self.beta) + self.tv_weight * tv + self.gamma * l2
+        else:
+            total = losses.total_loss(content, style, self.alpha, self.beta, tv, self.tv_weight, l2, self.gamma)
         parts = {"content": content, "style": style, "tv": tv, "l2": l2,
                  "content_layers": c_layers, "style_layers": s_layers}
         return total, parts
+
+    def _factor(self, features: torch.Tensor, term: str) -> float:
+        """The convention's rescaling of the paper's Eq. 1 / Eq. 4 (see :mod:`stylelab.losses`)."""
+        n, m = features.shape[1], features.shape[-1] * features.shape[-2]
+        return (losses.content_factor if term == "content" else losses.style_factor)(self.norm, n, m)
+
+    def _style_layer(self, features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+        """E_l (Eq. 4) from ``functions``: their ``style_layer_loss``, else Eq. 4 on their ``gram``."""
+        if "style_layer_loss" in self.functions:
+            e = self.functions["style_layer_loss"](features, target_gram)
+        else:
+            n, m = features.shape[1], features.shape[-1] * features.shape[-2]
+            e = (self.functions["gram"](features) - target_gram).pow(2).sum() / (4.0 * n * n * m * m)
+        return e * self._factor(features, "style")
 
     def evaluate(self, image: torch.Tensor) -> dict:
         """The loss breakdown of an image, as plain floats, without autograd."""
@@ -383,7 +431,7 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
              lr: float | None = None, callback: Callable | None = None, every: int = 10,
              progress: bool = True, stop: threading.Event | Callable[[], bool] | None = None,
              settings: dict | None = None, desc: str = "optimising", tol: float | None = None,
-             patience: int = DEFAULT_PATIENCE) -> Result:
+             patience: int = DEFAULT_PATIENCE, make_closure: Callable | None = None) -> Result:
     """Optimise the pixels of ``init`` to minimise ``objective``.
 
     optimizer: ``"lbfgs"`` (the paper; one loss evaluation per step, no line search)
@@ -403,6 +451,10 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
     ``min L[:n-k] - min L[:n] <= tol * min L[:n-k]`` (k = patience); ``steps`` is then a cap.
     The lowest loss so far, not the last one, so that a single overshooting L-BFGS step
     neither stops the run nor keeps it going. ``tol=None``: run all ``steps`` (the paper).
+
+    make_closure(optimizer, x, loss_fn): builds the closure ``optimizer.step`` calls (the
+    lesson 03 exercise); ``loss_fn(x)`` is the recorded, rescaled loss. Default: zero the
+    gradients, ``loss = loss_fn(x)``, ``loss.backward()``, return ``loss``.
     """
     steps = _positive_int("steps", steps)
     tol = None if tol is None else _finite_nonneg("tol", tol)
@@ -426,9 +478,8 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
     t0 = time.perf_counter()
     state = {"step": 0}
 
-    def closure():
-        opt.zero_grad(set_to_none=True)
-        total, parts = objective(x)
+    def loss_fn(image):
+        total, parts = objective(image)
         state["step"] += 1
         value = float(total.detach())
         rec = _record(state["step"], time.perf_counter() - t0, value, parts)
@@ -439,7 +490,7 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
                 f"weights, or check the images and weights; the best image so far is kept in .result"
             )
         if value < best["loss"]:
-            best.update(loss=value, image=x.detach().clone(), step=state["step"])
+            best.update(loss=value, image=image.detach().clone(), step=state["step"])
         if "scale" not in state:
             # L-BFGS is not scale-free in practice: torch's implementation stores a curvature
             # pair only when y.s > 1e-10, so a loss of order 1 (the default convention) turns it
@@ -447,11 +498,20 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
             # constant fixed at the first evaluation (first loss -> 0.02 x pixels); Adam is
             # scale-invariant and sees it unchanged. History records the true values.
             # (See LBFGS_SCALE_PER_PIXEL for the measurements behind the constant.)
-            target = LBFGS_SCALE_PER_PIXEL * x.shape[-1] * x.shape[-2]
+            target = LBFGS_SCALE_PER_PIXEL * image.shape[-1] * image.shape[-2]
             state["scale"] = target / value if optimizer == "lbfgs" and value > 0 else 1.0
-        scaled = total * state["scale"]
+        return total * state["scale"]
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        scaled = loss_fn(x)
         scaled.backward()
         return scaled
+
+    if make_closure is not None:
+        closure = make_closure(opt, x, loss_fn)
+        if not callable(closure):
+            raise SettingsError(f"make_closure returned {type(closure).__name__}, not a function")
 
     result_kw = dict(settings=dict(settings or {}), init_image=init.detach().cpu())
     interrupted = stopped = converged = False
@@ -462,7 +522,11 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
             if should_stop():
                 stopped = True
                 break
+            n_before = len(history)
             opt.step(closure)
+            if make_closure is not None and (len(history) == n_before or x.grad is None):
+                raise SettingsError("the closure must compute loss_fn(x) and call backward() (see "
+                                    "stylelab.exercises.check_closure)")
             with torch.no_grad():
                 x.clamp_(0, 1)
             rec = history[-1]
@@ -521,7 +585,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         lr: float | None = None, scales: Sequence[int] | None = None, detail: str | None = "auto",
         tol: float | None = None,
         patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
-        progress: bool = True, stop=None, desc: str = "optimising") -> Result:
+        progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None) -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
@@ -558,7 +622,11 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         ``"auto"``: ``"content"`` for a style transfer (content and style terms), else
         ``None``: a texture has no content, and a content reconstruction must find the
         pixels from the layer's responses alone (notebook 01), not be given them.
+    functions: the lessons' exercises, the student's own ``content_loss``, ``gram``,
+        ``style_layer_loss``, ``tv_loss``, ``total_loss`` or ``closure`` in place of the
+        engine's (:data:`FUNCTIONS`); slower than the engine's own (no fused Eq. 6 backward).
     """
+    functions = check_functions(functions)
     styles = _as_list(styles)
     content_layers = [content_layers] if isinstance(content_layers, str) else list(content_layers or [])
     style_layers = list(style_layers or []) if styles else []
@@ -619,13 +687,18 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "patience": patience if tol is not None else None,
         "device": str(next(model.parameters()).device), "torch": torch.__version__,
     }
+    if functions:  # whose functions made this image: the student's (the lessons' exercises)
+        settings["functions"] = {k: getattr(f, "__qualname__", repr(f)) for k, f in functions.items()}
 
     def objective_at(hw):
-        targets = make_targets(model, hw, content, content_layers, styles, style_layers, blend, style_scale)
-        return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm)
+        targets = make_targets(model, hw, content, content_layers, styles, style_layers, blend, style_scale,
+                               gram=functions.get("gram"))
+        return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm,
+                         functions={k: v for k, v in functions.items() if k != "closure"})
 
     start = initial_image(init, sizes[0], content, styles[0] if styles else None, seed)
-    common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience)
+    common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience,
+                  make_closure=functions.get("closure"))
     if len(sizes) == 1:
         return optimize(objective_at(size), start, steps=stage_steps[0], callback=callback, settings=settings,
                         desc=desc, **common)

@@ -12,6 +12,10 @@ Any local state-dict file works too, given its architecture and convention:
 ``load_vgg("/data/vgg16.pth", arch="vgg16", convention="caffe")``, or for every
 call that names no weights, ``STYLELAB_WEIGHTS=vgg16:caffe:/data/vgg16.pth``.
 
+With torchvision installed (``pip install "stylelab[torchvision]"``),
+``load_vgg("torchvision:vgg19")`` takes the weights from torchvision's weight
+enum, its download and its cache (:mod:`stylelab.torchvision_weights`).
+
 The normalised network (Gatys et al., CVPR 2016, section 2): "We normalized the
 network by scaling the weights such that the mean activation of each
 convolutional filter over images and positions is equal to one." Scaling filter
@@ -33,6 +37,7 @@ from typing import Iterable, Sequence
 import torch
 
 from . import config
+from . import torchvision_weights as _tv
 from .errors import DataError, WeightsError
 from .vgg import BLOCKS, CONVENTIONS, VGG, layers
 
@@ -49,6 +54,7 @@ class WeightSet:
     path: str | None = None  # a local file (overrides the download)
     description: str = ""
     licence: str = ""
+    torchvision: str | None = None  # a torchvision weights enum (VGG19_Weights.IMAGENET1K_V1): torchvision fetches it
 
     @property
     def filename(self) -> str:
@@ -129,7 +135,10 @@ def resolve(weights: str | os.PathLike | WeightSet | None = None, arch: str | No
     """Turn what a user passed into a :class:`WeightSet`.
 
     ``None`` or ``"default"``: ``STYLELAB_WEIGHTS`` if set, else ``vgg19``. A
-    registry name. A path to a file: then ``arch`` and ``convention`` are required.
+    registry name. ``"torchvision:vgg19"`` / ``"torchvision:vgg16"`` (or a full
+    enum name, ``"torchvision:VGG16_Weights.IMAGENET1K_V1"``): torchvision's
+    weights (needs torchvision). A path to a file: then ``arch`` and
+    ``convention`` are required.
     """
     if isinstance(weights, WeightSet):
         return weights
@@ -138,6 +147,8 @@ def resolve(weights: str | os.PathLike | WeightSet | None = None, arch: str | No
     key = str(weights)
     if key in REGISTRY:
         return REGISTRY[key]
+    if _tv.is_torchvision_name(key):
+        return _tv.weight_set(key)
     if key == "env":
         ws = from_env()
         if ws is None:
@@ -145,7 +156,8 @@ def resolve(weights: str | os.PathLike | WeightSet | None = None, arch: str | No
         return ws
     looks_like_path = os.sep in key or key.endswith((".pth", ".pt", ".bin")) or Path(key).exists()
     if not looks_like_path:
-        raise WeightsError(f"unknown weight set {key!r}; registered: {', '.join(REGISTRY)}, or a path to a .pth file")
+        raise WeightsError(f"unknown weight set {key!r}; registered: {', '.join(REGISTRY)}, "
+                           f"torchvision:vgg16|vgg19, or a path to a .pth file")
     if arch is None or convention is None:
         raise WeightsError(
             f"to use the local file {key} say its architecture and input convention "
@@ -189,6 +201,9 @@ def download(ws: WeightSet | str, progress: bool = True) -> Path:
             raise WeightsError(f"weights file not found: {path}")
         return path
     if path.is_file():
+        return path
+    if ws.torchvision:  # torchvision's own download, into the same folder
+        _tv.state_dict(ws, progress=progress)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -366,8 +381,9 @@ def load_vgg(weights: str | os.PathLike | WeightSet | None = None, *, arch: str 
     """A frozen :class:`~stylelab.vgg.VGG` with real weights, ready for feature extraction.
 
     weights: a registry name (``vgg19``, ``vgg16``, ``vgg19-caffe``, ``vgg16-caffe``),
-        a path (then give ``arch`` and ``convention``), a :class:`WeightSet`, or None
-        for ``STYLELAB_WEIGHTS``/``vgg19``.
+        ``torchvision:vgg19``/``torchvision:vgg16`` (torchvision's weight enums and
+        cache; needs ``stylelab[torchvision]``), a path (then give ``arch`` and
+        ``convention``), a :class:`WeightSet`, or None for ``STYLELAB_WEIGHTS``/``vgg19``.
     pooling: ``"avg"`` (the paper) or ``"max"`` (the network as trained).
     normalized: rescale to mean activation 1 per filter (the paper's network).
     device: cpu, cuda, mps; default: ``STYLELAB_DEVICE`` or the best available.
@@ -386,8 +402,13 @@ def load_vgg(weights: str | os.PathLike | WeightSet | None = None, *, arch: str 
             raise WeightsError(f"weights file not found: {path}")
         if not download_missing:
             raise WeightsError(f"{ws.name} is not downloaded yet; run `stylelab weights download {ws.name}`")
-        path = download(ws, progress=progress)
-    state = to_paper_names(read_state_dict(path), ws.arch, source=str(path))
+        if not ws.torchvision:
+            path = download(ws, progress=progress)
+    if ws.torchvision:  # torchvision downloads (or finds in its cache) and reads it, weights_only
+        raw = _tv.state_dict(ws, progress=progress)
+    else:
+        raw = read_state_dict(path)
+    state = to_paper_names(raw, ws.arch, source=str(path))
     model = VGG(ws.arch, pooling=pooling, convention=ws.convention)
     model.load_state_dict(state, strict=True)
     model.freeze()
@@ -407,3 +428,9 @@ def describe(ws: WeightSet | str | None = None) -> dict:
     d["cached_at"] = str(cache_path(ws))
     d["present"] = cache_path(ws).is_file()
     return d
+
+
+def from_torchvision(model, *, pooling: str = "avg", normalized: bool = True) -> VGG:
+    """stylelab's VGG with the weights of a torchvision ``vgg16()``/``vgg19()`` model
+    (or its state dict): see :func:`stylelab.torchvision_weights.vgg_from_torchvision`."""
+    return _tv.vgg_from_torchvision(model, pooling=pooling, normalized=normalized)

@@ -119,8 +119,9 @@ def _vgg16_state(tmp_path: Path, drop: int = 0, name: str = "vgg16.pth") -> Path
 def test_help_in_process(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("transfer", "texture", "reconstruct", "weights", "data", "layers", "reproduce"):
+    for command in ("transfer", "texture", "reconstruct", "weights", "data", "layers", "reproduce", "lessons"):
         assert command in out
+    assert [add.__name__ for add in cli.COMMANDS] == [f"_add_{name}" for name in cli._command_names(cli.build_parser())]
     assert cli.main(["transfer", "--help"]) == 0
     out = capsys.readouterr().out
     assert "Gatys" in out and "--ratio" in out and "Eq. 7" in out
@@ -128,7 +129,10 @@ def test_help_in_process(capsys):
 
 def test_no_command_is_a_usage_error(capsys):
     assert cli.main([]) == 2
-    _one_error_line(capsys.readouterr().err)
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert "choose a command: " + ", ".join(cli._command_names(cli.build_parser())) in err
+    assert "reproduce" in err and "lessons" in err
 
 
 def test_python_dash_m_entry_point(tmp_path):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pooch
@@ -21,7 +24,10 @@ from PIL import Image
 from stylelab import config, data
 from stylelab.errors import DataError
 
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = ROOT / "data" / "samples.json"
 REAL_DATA_DIR = os.environ.get(config.ENV_DATA_DIR, "")
+_checkout_root = data._locations.checkout_root  # the real one (the tests replace it)
 EXPECTED_NAMES = ["tubingen", "shipwreck", "starry_night", "the_scream",
                   "woman_with_hat", "composition_vii", "great_wave"]
 
@@ -32,6 +38,8 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv(config.ENV_CACHE, str(tmp_path / "cache"))
     monkeypatch.delenv(config.ENV_DATA_DIR, raising=False)
     monkeypatch.setattr(data, "_hash_cache", {})
+    # downloads go to the cache, as in an installed package (not into this checkout's data/)
+    monkeypatch.setattr(data._locations, "checkout_root", lambda: None)
 
     def no_network(*args, **kwargs):
         raise AssertionError("a test tried to download something")
@@ -95,6 +103,61 @@ def test_registry_facts():
         assert f"Fig. 2 {panel}" in data.info(name).figure
     with pytest.raises(dataclasses.FrozenInstanceError):
         data.info("tubingen").sha256 = "0" * 64
+
+
+def test_registry_file_and_sample_fields_agree():
+    """data/samples.json is what SAMPLES holds, field for field."""
+    assert _checkout_root() == ROOT
+    assert data._locations.shipped("data/samples.json") is None  # (the tests' fake: not a checkout)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data._locations, "checkout_root", _checkout_root)
+        assert data._registry_file() == REGISTRY, "a checkout reads its own data/samples.json"
+    raw = json.loads(REGISTRY.read_text(encoding="utf-8"))
+    fields = [f.name for f in dataclasses.fields(data.Sample)]
+    required = [f.name for f in dataclasses.fields(data.Sample) if f.default is dataclasses.MISSING]
+    assert [entry["name"] for entry in raw["samples"]] == EXPECTED_NAMES
+    for entry in raw["samples"]:
+        assert set(required) <= set(entry) <= set(fields), entry["name"]
+        sample = data.SAMPLES[entry["name"]]
+        for name in fields:
+            expected = entry.get(name, "")  # note: optional, "" when absent
+            actual = getattr(sample, name)
+            assert (list(actual) if name == "size" else actual) == expected, (entry["name"], name)
+        assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]), entry["name"]
+        assert entry["url"].startswith("https://") and entry["url"].endswith("/" + entry["filename"])
+        assert isinstance(entry["size"], list) and len(entry["size"]) == 2
+        assert all(isinstance(v, int) and v > 0 for v in entry["size"])
+        assert entry["year"] is None or re.fullmatch(r"(c\. )?\d{4}", entry["year"]), entry["year"]
+        assert entry["figure"] is None or "Fig." in entry["figure"]
+    assert data._parse_registry(REGISTRY.read_text(encoding="utf-8")) == data.SAMPLES
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda e: e.pop("sha256"), "missing sha256"),
+    (lambda e: e.update(painter="Turner"), "unknown field.*painter"),
+    (lambda e: e.update(sha256="ABC"), "sha256 must be 64 lower-case hex"),
+    (lambda e: e.update(size=[1024]), "size must be \\[width, height\\]"),
+    (lambda e: e.update(title=None), "title must be a string"),
+    (lambda e: e.update(name="shipwreck"), "used twice"),
+])
+def test_a_bad_registry_is_refused_with_the_entry_named(change, message):
+    raw = json.loads(REGISTRY.read_text(encoding="utf-8"))
+    change(raw["samples"][0])
+    with pytest.raises(DataError, match=message) as caught:
+        data._parse_registry(json.dumps(raw), "samples.json")
+    assert re.match(r"samples\.json, sample [12] \('\w+'\): ", str(caught.value)), "names the entry"
+    with pytest.raises(DataError, match="not valid JSON"):
+        data._parse_registry("{", "samples.json")
+    with pytest.raises(DataError, match="non-empty list"):
+        data._parse_registry('{"samples": []}', "samples.json")
+
+
+def test_git_keeps_the_registry_and_ignores_downloads():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/tubingen.jpg"], cwd=ROOT).returncode
+    kept = subprocess.run(["git", "check-ignore", "-q", "data/samples.json"], cwd=ROOT).returncode
+    assert (ignored, kept) == (0, 1), "data/ images must be ignored by git, data/samples.json not"
 
 
 @pytest.mark.parametrize("alias,name", [
@@ -216,6 +279,29 @@ def test_download_uses_pooch_with_the_known_hash(tiny, monkeypatch):
     assert data.path("tiny") == cache / "tiny.jpg"
     assert len(calls) == 1, "a verified cached copy is not fetched again"
     assert data.verify("tiny") == {"tiny": True}
+
+
+def test_a_checkout_downloads_into_its_data_folder(tiny, tmp_path, monkeypatch):
+    sample, payload = tiny
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    monkeypatch.setattr(data._locations, "checkout_root", lambda: repo)
+    seen = []
+
+    def fake_retrieve(url, known_hash=None, fname=None, path=None, progressbar=False, **kwargs):
+        seen.append(Path(path))
+        (Path(path) / fname).write_bytes(payload)
+        return str(Path(path) / fname)
+
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    assert data.verify("tiny") == {"tiny": False}
+    assert data.path("tiny") == repo / "data" / "tiny.jpg"
+    assert seen == [repo / "data"]
+    assert data.verify("tiny") == {"tiny": True}
+    assert not (config.cache_dir("images") / "tiny.jpg").exists()
+    # STYLELAB_DATA_DIR still overrides the checkout's folder
+    monkeypatch.setenv(config.ENV_DATA_DIR, str(tmp_path / "elsewhere"))
+    assert data.verify("tiny") == {"tiny": False}
 
 
 def test_network_error_suggests_the_offline_folder(tiny, monkeypatch):

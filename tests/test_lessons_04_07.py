@@ -189,6 +189,13 @@ def test_grid_style_weights():
         paper.grid_style_weights(["conv_4"])
     with pytest.raises(SettingsError):
         paper.grid_style_weights(["relu1_1"], "keras")
+    # lesson 04's exercise: the student's paper weights, carried into the code's convention
+    equal = paper.grid_style_weights(paper.STYLE_LAYER_SETS[2], paper_weights=lambda ls: {l: 1 / len(ls) for l in ls})
+    assert equal == pytest.approx(paper.grid_style_weights(paper.STYLE_LAYER_SETS[2]))
+    skewed = paper.grid_style_weights(["relu1_1", "relu2_1"], paper_weights=lambda ls: {ls[0]: 0.75, ls[1]: 0.25})
+    assert skewed == pytest.approx({"relu1_1": 0.75 * 5 / 64**2, "relu2_1": 0.25 * 5 / 128**2})
+    with pytest.raises(SettingsError, match="paper_weights"):
+        paper.grid_style_weights(["relu1_1", "relu2_1"], paper_weights=lambda ls: {"relu1_1": 1.0})
 
 
 def test_lesson_profiles_change_only_their_lessons_quick_profile():

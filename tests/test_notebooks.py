@@ -108,8 +108,10 @@ def test_nbval_has_references(name):
 def test_lesson_structure(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and "parameters" in _tags(code[0]), "the first code cell must be tagged 'parameters'"
+    assert "colab" in _tags(nb.cells[0]), "the first cell is the Colab set-up (tests/test_course.py checks it)"
+    cells = nb.cells[1:]
+    code = [c for c in cells if c.cell_type == "code"]
+    assert code and "parameters" in _tags(code[0]), "the first code cell after the Colab set-up is 'parameters'"
     names = {line.split("=")[0].strip() for line in code[0].source.splitlines()
              if "=" in line and not line.lstrip().startswith("#")}
     missing = [n for n in PARAMETER_NAMES if n not in names]
@@ -118,7 +120,7 @@ def test_lesson_structure(path):
     assert solutions, "an exercise solution must be in a cell tagged 'solution'"
     for c in solutions:
         assert c.metadata.get("jupyter", {}).get("source_hidden") is True, "solutions are collapsed"
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), "then the title"
     last = code[-1]
     assert "checks" in _tags(last) and "lesson.finish(" in last.source, "the last code cell holds the checks"
     assert "lesson.check(" in last.source

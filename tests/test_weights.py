@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import enum
 import hashlib
+import sys
+import types
 from pathlib import Path
 
 import pytest
 import torch
 
-from stylelab import config, weights
+from stylelab import config, torchvision_weights, weights
 from stylelab.errors import DataError, WeightsError
-from stylelab.vgg import VGG, layers
+from stylelab.vgg import TORCH_MEAN, TORCH_STD, VGG, layers
 from stylelab.weights import WeightSet
 
 VGG16_CONVS = [l for l in layers("vgg16") if l.kind == "conv"]
@@ -554,3 +557,186 @@ def test_normalize_without_sample_images(make_vgg, monkeypatch, tmp_path):
     with pytest.raises(WeightsError, match="normalize=False") as info:
         weights.normalize(make_vgg(), ws, size=32)
     assert isinstance(info.value.__cause__, DataError)
+
+
+# --------------------------------------------------------------------------------------
+# torchvision's weights (``torchvision:vgg16``), with a stand-in for torchvision: the
+# main environment has none (tests/test_torchvision.py checks against the real one)
+
+
+@pytest.fixture
+def fake_torchvision(monkeypatch, tmp_path, vgg16_state):
+    """A ``torchvision`` module whose ``models.VGG16_Weights`` behaves like torchvision's
+    weight enum; ``get_state_dict`` records its keyword arguments, writes the file into
+    torch hub's cache as torchvision would, and returns the random VGG-16 state dict."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    calls: list[dict] = []
+    features_mean, features_std = (0.48235, 0.45882, 0.40784), (1 / 255,) * 3
+
+    class Preset:  # what ``member.transforms()`` gives: an object with mean and std
+        def __init__(self, mean, std):
+            self.mean, self.std = list(mean), list(std)
+
+    class VGG16_Weights(enum.Enum):
+        IMAGENET1K_V1 = ("https://download.pytorch.org/models/vgg16-397923af.pth", TORCH_MEAN, TORCH_STD)
+        IMAGENET1K_FEATURES = ("https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth",
+                               features_mean, features_std)
+        DEFAULT = ("https://download.pytorch.org/models/vgg16-397923af.pth", TORCH_MEAN, TORCH_STD)  # an alias
+
+        @property
+        def url(self):
+            return self.value[0]
+
+        def transforms(self):
+            return Preset(self.value[1], self.value[2])
+
+        def get_state_dict(self, *args, **kwargs):
+            calls.append(kwargs)
+            path = Path(torch.hub.get_dir()) / "checkpoints" / self.url.rsplit("/", 1)[-1]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"cached by the fake torchvision")
+            return dict(vgg16_state)
+
+    package = types.ModuleType("torchvision")
+    package.models = types.ModuleType("torchvision.models")
+    package.models.VGG16_Weights = VGG16_Weights
+    monkeypatch.setitem(sys.modules, "torchvision", package)
+    monkeypatch.setitem(sys.modules, "torchvision.models", package.models)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("stylelab downloaded itself"))
+    package.calls = calls
+    package.Weights = VGG16_Weights
+    return package
+
+
+@pytest.mark.parametrize("name, member", [
+    ("torchvision:vgg16", "VGG16_Weights.IMAGENET1K_V1"),
+    ("torchvision:VGG19", "VGG19_Weights.IMAGENET1K_V1"),
+    (" torchvision:VGG16_Weights.IMAGENET1K_FEATURES", "VGG16_Weights.IMAGENET1K_FEATURES"),
+    ("torchvision:VGG19_Weights.DEFAULT", "VGG19_Weights.DEFAULT"),
+])
+def test_torchvision_names_parse_without_torchvision(name, member, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # parsing never imports it
+    assert torchvision_weights.is_torchvision_name(name)
+    assert torchvision_weights.parse(name) == member
+
+
+@pytest.mark.parametrize("name, match", [
+    ("torchvision:", "unknown torchvision weights"),
+    ("torchvision:resnet50", "unknown torchvision weights"),
+    ("torchvision:vgg16.pth", "unknown torchvision weights"),
+    ("torchvision:VGG11_Weights.IMAGENET1K_V1", "VGG-16 or VGG-19"),
+    ("torchvision:VGG16_BN_Weights.IMAGENET1K_V1", "batch normalisation"),
+])
+def test_torchvision_bad_names(name, match):
+    with pytest.raises(WeightsError, match=match):
+        torchvision_weights.parse(name)
+    with pytest.raises(WeightsError, match=match):  # before torchvision is even imported
+        weights.resolve(name)
+
+
+def test_other_names_are_not_torchvision_names():
+    assert not any(torchvision_weights.is_torchvision_name(n) for n in ("vgg16", "/data/torchvision:x.pth", None))
+
+
+@pytest.mark.parametrize("how", ["missing", "broken"])
+def test_torchvision_missing_or_broken_is_a_clear_error(how, monkeypatch):
+    if how == "missing":
+        monkeypatch.setitem(sys.modules, "torchvision", None)  # import raises ModuleNotFoundError
+    else:  # installed for another torch: importing it fails inside torchvision
+        monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+        monkeypatch.delitem(sys.modules, "torchvision.models", raising=False)
+        real_import = builtins.__import__
+
+        def broken(name, *args, **kwargs):
+            if name.split(".")[0] == "torchvision":
+                raise RuntimeError("operator torchvision::nms does not exist\n(more lines)")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", broken)
+    for call in (lambda: weights.resolve("torchvision:vgg19"),
+                 lambda: weights.load_vgg("torchvision:vgg16", device="cpu")):
+        with pytest.raises(WeightsError) as info:
+            call()
+        msg = str(info.value)
+        assert 'pip install "stylelab[torchvision]"' in msg
+        if how == "missing":
+            assert "is not installed (ModuleNotFoundError" in msg
+        else:
+            assert "failed to import (RuntimeError: operator torchvision::nms does not exist)" in msg
+        assert "\n" not in msg
+
+
+def test_resolve_torchvision_weight_set(fake_torchvision, tmp_path):
+    ws = weights.resolve("torchvision:vgg16")
+    assert ws.name == "torchvision:VGG16_Weights.IMAGENET1K_V1"
+    assert (ws.arch, ws.convention, ws.torchvision) == ("vgg16", "torch", "VGG16_Weights.IMAGENET1K_V1")
+    assert ws.url == weights.REGISTRY["vgg16"].url and ws.sha256 == "397923af"
+    # the same file as the registry's vgg16, in the same cache torchvision uses
+    assert weights.cache_path(ws) == tmp_path / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth"
+    assert weights.resolve("torchvision:VGG16_Weights.DEFAULT") == ws  # an alias names the same member
+    assert weights.describe(ws)["torchvision"] == "VGG16_Weights.IMAGENET1K_V1"
+    assert fake_torchvision.calls == []  # resolving downloads nothing
+
+
+def test_torchvision_weights_in_another_convention_are_refused(fake_torchvision):
+    with pytest.raises(WeightsError, match="no input convention"):
+        weights.resolve("torchvision:VGG16_Weights.IMAGENET1K_FEATURES")
+
+
+def test_torchvision_unknown_member(fake_torchvision):
+    with pytest.raises(WeightsError, match="IMAGENET1K_V1, IMAGENET1K_FEATURES, DEFAULT"):
+        weights.resolve("torchvision:VGG16_Weights.IMAGENET9K")
+    with pytest.raises(WeightsError, match="no weights VGG19_Weights"):  # the fake has no VGG-19
+        weights.resolve("torchvision:vgg19")
+
+
+def test_load_vgg_through_torchvision(fake_torchvision, vgg16_state):
+    with pytest.raises(WeightsError, match="stylelab weights download torchvision:VGG16_Weights.IMAGENET1K_V1"):
+        weights.load_vgg("torchvision:vgg16", download_missing=False, device="cpu")
+    model = weights.load_vgg("torchvision:vgg16", pooling="max", normalized=False, device="cpu", progress=False)
+    # torchvision's own download and cache, hash-checked, read without unpickling code
+    assert fake_torchvision.calls == [{"progress": False, "check_hash": True, "weights_only": True,
+                                       "map_location": "cpu"}]
+    assert (model.arch, model.convention, model.pooling) == ("vgg16", "torch", "max")
+    assert torch.equal(model.convs["conv4_2"].weight, vgg16_state["features.19.weight"])
+    assert model.info["weights"] == "torchvision:VGG16_Weights.IMAGENET1K_V1"
+    assert model.info["source"] == fake_torchvision.Weights.IMAGENET1K_V1.url
+
+
+def test_download_torchvision_weights_uses_torchvision(fake_torchvision, tmp_path):
+    path = weights.download("torchvision:vgg16", progress=False)
+    assert path == tmp_path / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth" and path.is_file()
+    assert len(fake_torchvision.calls) == 1
+    weights.download("torchvision:vgg16", progress=False)
+    assert len(fake_torchvision.calls) == 1  # cached: not fetched again
+
+
+@pytest.mark.parametrize("error, match", [
+    (OSError("<urlopen error [Errno -2] Name or service not known>"), "could not download .* offline"),
+    (RuntimeError('invalid hash value (expected "397923af", got "0123abcd")'), "invalid hash value"),
+])
+def test_torchvision_download_errors(fake_torchvision, monkeypatch, error, match):
+    def fail(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(fake_torchvision.Weights, "get_state_dict", fail)
+    with pytest.raises(WeightsError, match=match):
+        weights.load_vgg("torchvision:vgg16", normalized=False, device="cpu", progress=False)
+
+
+def test_from_torchvision_model_state(vgg16_state):
+    model = weights.from_torchvision(vgg16_state, pooling="max", normalized=False)
+    assert (model.arch, model.convention, model.pooling) == ("vgg16", "torch", "max")
+    assert torch.equal(model.convs["conv5_3"].weight, vgg16_state["features.28.weight"])
+    # a torchvision ``features`` module's state dict: bare indices
+    bare = {k[len("features."):]: v for k, v in vgg16_state.items()}
+    assert torch.equal(weights.from_torchvision(bare, normalized=False).convs["conv1_1"].bias,
+                       vgg16_state["features.0.bias"])
+
+
+def test_from_torchvision_refuses_other_networks(vgg16_state):
+    with pytest.raises(WeightsError, match="batch-normalised"):
+        weights.from_torchvision({**vgg16_state, "features.1.running_mean": torch.zeros(64)}, normalized=False)
+    with pytest.raises(WeightsError, match="12 convolutions"):
+        weights.from_torchvision({k: v for k, v in vgg16_state.items() if not k.startswith("features.28.")},
+                                 normalized=False)

@@ -1,0 +1,77 @@
+"""Build hooks: ship the lessons and the sample-image registry inside the package.
+
+All metadata is in pyproject.toml; this file only adds two setuptools commands.
+
+The source of truth for the lessons is ``notebooks/`` (``NN_*.ipynb`` and its
+README.md) and for the sample images' registry ``data/samples.json``, both at the
+repository's top level, where students and authors edit them. A wheel installs only
+the package, so ``build_py`` copies them into it as ``stylelab/_bundled/notebooks/``
+and ``stylelab/_bundled/data/samples.json`` (found at run time by
+``stylelab._locations``), and ``sdist`` adds them to the source archive so that a
+wheel built from the sdist gets them too. An editable install (``pip install -e .``)
+copies nothing: it reads them in the checkout.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py as _build_py
+from setuptools.command.sdist import sdist as _sdist
+
+ROOT = Path(__file__).resolve().parent
+#: Where the copies go inside the package (``stylelab._locations.BUNDLED``).
+BUNDLED = Path("stylelab") / "_bundled"
+#: The lesson notebooks (``stylelab.lessons.NOTEBOOK_PATTERN``).
+NOTEBOOK = re.compile(r"^\d\d_[A-Za-z0-9_\-]+\.ipynb$")
+
+
+def shipped_files() -> list[str]:
+    """The files to ship, relative to the repository root (``notebooks/00_tour.ipynb``, ...).
+
+    Fails if the lessons or the registry are missing: a package without them is broken.
+    """
+    notebooks = ROOT / "notebooks"
+    lessons = sorted(p.name for p in notebooks.glob("*.ipynb") if NOTEBOOK.match(p.name)) if notebooks.is_dir() else []
+    if not lessons:
+        raise RuntimeError(f"no lesson notebooks (notebooks/NN_name.ipynb) in {ROOT}: cannot build stylelab")
+    files = [f"notebooks/{name}" for name in lessons] + ["notebooks/README.md", "data/samples.json"]
+    missing = [f for f in files if not (ROOT / f).is_file()]
+    if missing:
+        raise RuntimeError(f"cannot build stylelab: {', '.join(missing)} missing in {ROOT}")
+    return files
+
+
+class build_py(_build_py):
+    """setuptools' build_py, plus the copies of the lessons and the registry in ``stylelab/_bundled/``."""
+
+    def run(self) -> None:
+        super().run()
+        if self.editable_mode:  # pip install -e: stylelab reads notebooks/ and data/ in the checkout
+            return
+        for rel, target in self._bundled():
+            self.mkpath(str(Path(target).parent))
+            self.copy_file(str(ROOT / rel), target, preserve_mode=False)
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        outputs = super().get_outputs(include_bytecode)
+        return outputs if self.editable_mode else outputs + [target for _, target in self._bundled()]
+
+    def _bundled(self) -> list[tuple[str, str]]:
+        """(source relative to the root, target in the build folder) for each shipped file."""
+        return [(rel, str(Path(self.build_lib) / BUNDLED / rel)) for rel in shipped_files()]
+
+
+class sdist(_sdist):
+    """setuptools' sdist, plus the lessons and the registry, so that a wheel built from it has them."""
+
+    def make_distribution(self) -> None:
+        for rel in shipped_files():
+            if rel not in self.filelist.files:
+                self.filelist.append(rel)
+        super().make_distribution()
+
+
+setup(cmdclass={"build_py": build_py, "sdist": sdist})

@@ -1,0 +1,125 @@
+"""The lesson notebooks: where they are, and copying them into a student's folder.
+
+The numbered notebooks (``00_tour.ipynb`` ... ``07_settings.ipynb`` and the explorer
+``08_explorer.ipynb``) live in the repository's ``notebooks/`` folder. A package built
+from it carries a copy (see :mod:`stylelab._locations`), so a student who ran
+``pip install stylelab`` gets them with ``stylelab lessons -o DIR``
+(:func:`copy_lessons`):
+
+    from stylelab.lessons import copy_lessons
+    for outcome in copy_lessons("my-lessons"):
+        print(outcome.action, outcome.path)
+
+Copying never loses a student's work: a notebook missing in DIR is copied, one
+identical to the shipped copy is left alone, and one that differs (the student
+edited or ran it) is kept unless ``force=True``, which first saves it as
+``NAME.ipynb.bak`` (``.bak.2``, ``.bak.3``, ... if that exists).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _locations
+from .errors import SettingsError
+
+#: Numbered lesson notebooks: ``00_tour.ipynb``, ``01_content_reconstruction.ipynb``, ...
+NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_\-]+\.ipynb$")
+
+
+def folder() -> Path:
+    """The folder of the lesson notebooks: ``notebooks/`` in a source checkout, else
+    the installed package's copy. :class:`SettingsError` if there is neither."""
+    found = _locations.shipped("notebooks")
+    if found is None or not found.is_dir():
+        raise SettingsError(
+            "the lesson notebooks are not installed with the package; run from a checkout of the "
+            "stylelab repository (pip install -e .) or pass the folder that holds them"
+        )
+    return found
+
+
+def notebooks(where: str | os.PathLike | None = None) -> list[Path]:
+    """The numbered notebooks ``NN_*.ipynb`` in ``where`` (default: :func:`folder`), in order."""
+    where = folder() if where is None else Path(where)
+    return sorted(p for p in where.iterdir() if p.is_file() and NOTEBOOK_PATTERN.match(p.name))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`copy_lessons` did with one notebook."""
+
+    path: Path
+    """The notebook in the destination folder."""
+    action: str
+    """``"copied"`` (it was missing), ``"unchanged"`` (identical to the shipped copy),
+    ``"kept"`` (it differs and was left alone) or ``"replaced"`` (it differed; ``force``)."""
+    backup: Path | None = None
+    """With ``"replaced"``: where the previous version was saved."""
+
+
+def _backup_name(target: Path) -> Path:
+    """The first free of ``NAME.bak``, ``NAME.bak.2``, ``NAME.bak.3``, ... beside ``target``."""
+    candidate = target.with_name(target.name + ".bak")
+    n = 2
+    while candidate.exists():
+        candidate = target.with_name(f"{target.name}.bak.{n}")
+        n += 1
+    return candidate
+
+
+def _write_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically (temporary sibling, then ``os.replace``)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def copy_lessons(dest: str | os.PathLike, *, force: bool = False,
+                 source: str | os.PathLike | None = None) -> list[Outcome]:
+    """Copy the lesson notebooks (and the explorer) into ``dest`` (created if needed).
+
+    A notebook missing in ``dest`` is copied; one byte-identical to the shipped copy
+    is left alone (``"unchanged"``); one that differs is ``"kept"`` as it is, unless
+    ``force``: then the existing file is first renamed to ``NAME.ipynb.bak`` (or
+    ``.bak.2``, ...) and the shipped copy written (``"replaced"``). ``source`` is the
+    folder to copy from (default: :func:`folder`). Returns one :class:`Outcome` per
+    notebook, in order. Raises :class:`SettingsError` if ``dest`` is a file, or if a
+    notebook's place in ``dest`` is taken by something that is not a file.
+    """
+    shipped = notebooks(source)
+    if not shipped:
+        raise SettingsError(f"no lesson notebooks (NN_name.ipynb) in {source or folder()}")
+    dest = Path(dest).expanduser()
+    if dest.exists() and not dest.is_dir():
+        raise SettingsError(f"{dest} is a file, not a folder: choose a folder for the lessons")
+    dest.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for nb in shipped:
+        target = dest / nb.name
+        if not target.exists():
+            _write_copy(nb, target)
+            outcomes.append(Outcome(target, "copied"))
+            continue
+        if not target.is_file():
+            raise SettingsError(f"{target} exists and is not a file; move it away to get the lesson")
+        if target.read_bytes() == nb.read_bytes():
+            outcomes.append(Outcome(target, "unchanged"))
+        elif not force:
+            outcomes.append(Outcome(target, "kept"))
+        else:
+            backup = _backup_name(target)
+            shutil.copy2(target, backup)
+            _write_copy(nb, target)
+            outcomes.append(Outcome(target, "replaced", backup))
+    return outcomes
