@@ -523,3 +523,28 @@ def test_student_edition_stops_at_the_first_stub(path, tmp_path, lesson_env):
     executed = json.loads((tmp_path / "executed" / path.name).read_text())
     errors = [c for c in executed["cells"] if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert len(errors) == 1
+
+
+@pytest.mark.notebook
+@pytest.mark.weights
+def test_a_planted_mistake_gets_its_own_message(tmp_path, lesson_env):
+    """A student who answers 01's exercise with the mean squared error (the PyTorch tutorial's
+    loss) is stopped at the check cell with the one line that names that mistake."""
+    from stylelab.reproduce import NotebookFailed, execute
+
+    path = next(p for p in EXERCISE_NOTEBOOKS if p.name.startswith("01_"))
+    student = course.build("student", tmp_path / "student", [path])[0]
+    nb = nbformat.read(student, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex01-content-loss")
+    stub = cell.source[cell.source.index("    # YOUR CODE HERE"):]
+    cell.source = cell.source.replace(stub, "    return ((F - P.detach()) ** 2).mean()")
+    nbformat.write(nb, student)
+    with pytest.raises(NotebookFailed) as info:
+        execute(student, tmp_path / "executed.ipynb", {"profile": "quick", "output_dir": str(tmp_path / "out"),
+                                                        "steps": 8}, timeout=NOTEBOOK_TIMEOUT, cwd=tmp_path)
+    assert info.value.ename == "ExerciseError", str(info.value)
+    assert "mean (MSE)" in info.value.evalue and "\n" not in info.value.evalue
+    # ... and the reference solution's code is nowhere in what the student sees
+    shown = json.dumps([o for c in json.loads((tmp_path / "executed.ipynb").read_text())["cells"]
+                        for o in c.get("outputs", [])])
+    assert "losses.content_loss" not in shown and "0.5 * (F - P" not in shown
