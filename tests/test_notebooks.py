@@ -8,7 +8,9 @@
   cells with the standard names, an exercise solution hidden in a collapsed cell, and
   ends with its checks cell.
 - ``test_notebook_runs`` (``notebook``): every numbered notebook, executed once with
-  papermill in the quick profile; fails on any error, showing the failed checks.
+  papermill in the quick profile; fails on any error, showing the failed checks. The
+  notebooks run two at a time in the background (``STYLELAB_TEST_PARALLEL``), one
+  thread each.
 - ``test_nbval`` (``notebook``): nbval in lax mode on :data:`NBVAL_NOTEBOOKS`: every cell
   must run and the tagged cells must reproduce their stored outputs exactly.
 
@@ -133,6 +135,11 @@ def test_lesson_structure(path):
 @pytest.fixture
 def lesson_env(monkeypatch):
     """Real weights and sample images for the kernels; one OpenMP thread by default."""
+    _kernel_env(monkeypatch)
+
+
+def _kernel_env(monkeypatch) -> None:
+    """Skip (fail in CI) without real weights and images; set the kernels' thread count."""
     from conftest import skip_or_fail
 
     from stylelab import config, data
@@ -162,25 +169,55 @@ def _failure(exc: Exception, metrics: Path, executed: Path) -> str:
     return "\n".join(lines)
 
 
+def _run_quick(path: Path, folder: Path) -> float:
+    """Execute ``path`` in the quick profile in ``folder``; returns its wall time (s)."""
+    import time
+
+    from stylelab.reproduce import execute
+
+    t0 = time.perf_counter()
+    execute(path, folder / path.name, {"profile": "quick", "output_dir": str(folder / "out")},
+            timeout=NOTEBOOK_TIMEOUT, cwd=folder)
+    return time.perf_counter() - t0
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(request, tmp_path_factory):
+    """The selected ``test_notebook_runs`` notebooks, executed ``STYLELAB_TEST_PARALLEL`` (default 2)
+    at a time in the background, in test order: each test waits for its own. Each kernel runs
+    one OpenMP thread (``STYLELAB_TEST_THREADS``), so two kernels keep two cores busy, and the
+    notebooks take about half the wall time they take one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [item.callspec.params["path"] for item in request.session.items
+             if item.originalname == "test_notebook_runs" and hasattr(item, "callspec")]
+    workers = max(1, int(os.environ.get("STYLELAB_TEST_PARALLEL", "2")))
+    with pytest.MonkeyPatch.context() as mp:
+        _kernel_env(mp)  # inherited by every kernel the pool starts
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook")
+        jobs = {}
+        for path in paths:
+            folder = tmp_path_factory.mktemp(path.stem)
+            jobs[path] = (folder, pool.submit(_run_quick, path, folder))
+        yield jobs
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.mark.notebook
 @pytest.mark.weights
 @pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path, lesson_env, record_property):
+def test_notebook_runs(path, notebook_runs, record_property):
     """Execute the notebook in the quick profile; every cell runs and every check holds."""
     from stylelab import paper
-    from stylelab.reproduce import execute
 
-    out = tmp_path / "out"
-    executed = tmp_path / path.name
+    folder, job = notebook_runs[path]
+    out, executed = folder / "out", folder / path.name
     metrics = out / path.stem / "metrics.json"
-    import time
-
-    t0 = time.perf_counter()
     try:
-        execute(path, executed, {"profile": "quick", "output_dir": str(out)}, timeout=NOTEBOOK_TIMEOUT, cwd=tmp_path)
+        wall = job.result()
     except Exception as exc:  # NotebookFailed: an error, a failed check, a dead kernel, the time limit
         pytest.fail(_failure(exc, metrics, executed), pytrace=False)
-    record_property("wall_time_s", round(time.perf_counter() - t0, 1))
+    record_property("wall_time_s", round(wall, 1))
     if path.name[:2] in paper.FIGURES:
         assert metrics.is_file(), "a lesson must write metrics.json (lesson.finish())"
         report = json.loads(metrics.read_text())
