@@ -523,6 +523,36 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 
 
+def _regions(args, out: Path, content, styles) -> dict:
+    """--mask / --style-mask: spatial control (Gatys et al. 2017, stylelab.masks), as run()'s regions=."""
+    if not args.mask:
+        if args.style_mask:
+            raise SettingsError("--style-mask needs --mask: one mask on CONTENT per region")
+        return {}
+    from . import masks
+
+    for m in args.mask + (args.style_mask or []):
+        if _same_file(out, Path(m).expanduser()):
+            raise ImageError(f"refusing to overwrite {out}: it is one of the masks; choose another output name")
+    shape = tuple(content.shape[-2:])
+    with warnings.catch_warnings():  # masks follow CONTENT to --size, as CONTENT itself does
+        warnings.simplefilter("ignore", masks.MaskResizedWarning)
+        if len(args.mask) == 1 and len(styles) > 1:  # one file for several styles: a label map
+            target = masks.label_map(args.mask[0], shape, name=f"--mask {args.mask[0]}")
+        else:
+            target = masks.as_masks([Path(m).expanduser() for m in args.mask], shape, name="--mask")
+        style_masks = None
+        if args.style_mask:
+            if len(styles) != 1:
+                raise SettingsError(f"--style-mask marks the regions of one STYLE image; {len(styles)} were given")
+            style_masks = [masks.load_mask(Path(m).expanduser(), tuple(styles[0].shape[-2:]), name=f"--style-mask {m}")
+                           for m in args.style_mask]
+    names = [Path(m).name for m in args.mask] if len(args.mask) == len(target) else None
+    regions = masks.Regions(target, style_masks=style_masks, method=args.mask_method, names=names)
+    regions.style_index(len(styles))
+    return {"regions": regions}
+
+
 def _cmd_transfer(args) -> int:
     T = _engine()
     from .vgg import resolve_layers
@@ -537,20 +567,55 @@ def _cmd_transfer(args) -> int:
     T._weights(args.alpha, args.beta, args.ratio, True, True)  # the same checks run() makes, now
     content_path = inputs.image(args.content, "content")
     style_paths = [inputs.image(s, "style") for s in args.styles]
+    fine_path = _fine_style(args, inputs, kw, arch)  # --fine-style: scale control (stylelab.scale)
     inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
                          out if args.save_every else None)
     content = _load(content_path, args.size, "content")
     _check_scales(args, tuple(content.shape[-2:]), kw["content_layers"] + kw["style_layers"], arch)
     style_size = args.style_size or args.size
     styles = [_load(p, style_size, "style") for p in style_paths]
+    kw.update(_regions(args, out, content, styles))  # --mask: a style per region (stylelab.masks)
     _check_big_enough(content, kw["content_layers"] + kw["style_layers"], arch, "content image")
     if args.style_scale == "own":
         for s in styles:
             _check_big_enough(s, kw["style_layers"], arch, "style image", option="--style-size")
     _load_init(kw, tuple(content.shape[-2:]))
+    if args.preserve_colour:
+        kw["preserve_colour"] = args.preserve_colour
     record = {"content": str(content_path), "styles": [str(p) for p in style_paths],
               "size": args.size, "style_size": style_size}
+    if fine_path is not None:
+        from . import scale
+
+        record["fine_style"] = str(fine_path)
+        fine = _load(fine_path, style_size, "--fine-style")
+        return _execute(args, scale.transfer, (content, styles[0], fine), kw, out, inputs, record)
     return _execute(args, T.transfer, (content, styles), kw, out, inputs, record)
+
+
+def _fine_style(args, inputs: _Inputs, kw: dict, arch: str):
+    """--fine-style, --split, --mix, --mix-steps: checked now; scale.transfer's keywords go into ``kw``."""
+    if args.fine_style is None:
+        given = [o for o, v in (("--split", args.split), ("--mix", args.mix), ("--mix-steps", args.mix_steps)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)} need(s) --fine-style: the painting that gives the fine scale")
+        return None
+    if len(args.styles) != 1:
+        raise UsageError(f"--fine-style mixes two paintings: give one STYLE (the coarse scale), not {len(args.styles)}")
+    for option, value in (("--blend", args.blend), ("--mask", getattr(args, "mask", None))):
+        if value:
+            raise UsageError(f"{option} does not combine with --fine-style")
+    if args.mix_steps and args.mix == "layers":
+        raise UsageError("--mix-steps is the new style image's steps: it needs --mix paper")
+    from .scale import DEFAULT_SPLIT, split_layers
+
+    split = args.split or DEFAULT_SPLIT
+    split_layers(split, kw["style_layers"], arch)  # an unknown layer fails now
+    kw.pop("blend", None)
+    kw.update(split=split, method=args.mix or "paper")
+    if args.mix_steps:
+        kw["style_steps"] = args.mix_steps
+    return inputs.image(args.fine_style, "--fine-style")
 
 
 def _cmd_texture(args) -> int:
@@ -798,6 +863,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: stylelab.colour.PRESERVE_COLOUR, without importing torch (a test keeps them equal).
+PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
+
+
 def _add_transfer(sub) -> None:
     """``stylelab transfer``: style transfer (Gatys et al. 2015 Fig. 2)."""
     p = sub.add_parser(
@@ -807,7 +876,8 @@ def _add_transfer(sub) -> None:
             "pixels so that their responses at the content layer match CONTENT (Eq. 1) and their Gram matrices at\n"
             "the style layers match STYLE (Eqs. 3-5), minimising alpha L_content + beta L_style (Eq. 7) with L-BFGS."
         ),
-        epilog="example:\n  stylelab transfer tubingen starry_night -o tubingen-starry.png --size 512 --ratio 1e-3",
+        epilog="example:\n  stylelab transfer tubingen starry_night -o tubingen-starry.png --size 512 --ratio 1e-3\n"
+               "  stylelab transfer tubingen starry_night the_scream --mask sky.png --mask town.png -o two.png",
     )
     p.add_argument("content", metavar="CONTENT", help="content image: a file, or a sample name such as tubingen")
     p.add_argument("styles", metavar="STYLE", nargs="+",
@@ -818,6 +888,9 @@ def _add_transfer(sub) -> None:
                    help="longest side of the content image and the result, in pixels (default: 512)")
     g.add_argument("--style-size", type=POS_INT, metavar="PX",
                    help="longest side the style images are loaded at (default: --size); matters with --style-scale own")
+    g.add_argument("--preserve-colour", choices=PRESERVE_COLOUR, metavar="{" + ",".join(PRESERVE_COLOUR) + "}",
+                   help="keep CONTENT's colours (Gatys et al. 2017): luminance-only transfer, or the style recoloured "
+                        "to CONTENT's colour mean and covariance (histogram = histogram-pca; stylelab.colour)")
     g = p.add_argument_group("content and loss weights (Eq. 7: L_total = alpha L_content + beta L_style)")
     g.add_argument("--alpha", type=NONNEG, help="content weight alpha (default: 1)")
     g.add_argument("--beta", type=NONNEG, help="style weight beta (default: 1e3, i.e. alpha/beta = 1e-3)")
@@ -827,6 +900,33 @@ def _add_transfer(sub) -> None:
     g.add_argument("--content-layers", type=NAMES, default=["relu4_2"], metavar="L1,...",
                    help="content layers, comma separated (default: relu4_2, the paper's conv4_2)")
     _add_style(p)
+    g = p.add_argument_group(
+        "spatial control (Gatys et al. 2017: guided Gram matrices, a style per region; stylelab.masks)")
+    g.add_argument("--mask", action="append", metavar="PNG",
+                   help="a region of CONTENT (white = inside), once per STYLE in the same order: region i is "
+                        "painted in STYLE i; or one label map (a PNG with one grey level or colour per region, "
+                        "in increasing order) for several STYLEs. Masks need CONTENT's aspect ratio and are "
+                        "resized with it to --size")
+    g.add_argument("--style-mask", action="append", metavar="PNG",
+                   help="with one STYLE: the part of it each region takes, once per --mask in the same order")
+    g.add_argument("--mask-method", choices=("downsample", "erode"), default="downsample",
+                   help="how masks reach each layer: shrunk to its size, or only units whose receptive field "
+                        "lies inside the region (default: downsample)")
+    g = p.add_argument_group(
+        "scale control (Gatys et al. 2017: one painting's coarse scale, another's fine scale; stylelab.scale)")
+    g.add_argument("--fine-style", metavar="FINE",
+                   help="a second painting (file or sample name) whose fine scale, the style layers before --split "
+                        "(brush marks, colour), replaces that of the one STYLE, which keeps its coarse scale "
+                        "(the larger shapes)")
+    g.add_argument("--split", metavar="LAYER",
+                   help="with --fine-style: the first coarse layer; the style layers before it take FINE's "
+                        "statistics (default: relu3_1: conv1_1, conv2_1 from FINE, conv3_1 ... conv5_1 from STYLE)")
+    g.add_argument("--mix", choices=("paper", "layers"),
+                   help="with --fine-style: paper (default; the authors' code) first paints a new style image, "
+                        "STYLE re-textured to FINE's Gram matrices at the fine layers, and transfers that; layers "
+                        "matches FINE's Grams at the fine layers and STYLE's at the coarse ones in one run")
+    g.add_argument("--mix-steps", type=POS_INT, metavar="N",
+                   help="with --mix paper: L-BFGS steps of the new style image (default: 200)")
     _add_loss(p)
     _add_optimisation(p, ("noise", "content", "style"))
     _add_network(p)

@@ -200,6 +200,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             "content": None if self.content.value == NONE else self.content.value,
             "style": None if self.style.value == NONE else self.style.value,
             "size": int(self.size.value),
+            "preserve_colour": self.preserve_colour.value or None,  # stylelab.colour; None: the paper
             "ratio": float(self.ratio.value),
             "content_layer": None if self.content_layer.value == NONE else self.content_layer.value,
             "style_layers": style_layers,
@@ -232,6 +233,9 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
         if s["style"] is None and s["content_layer"] is None:
             raise SettingsError("no content layer selected: choose one (the paper uses relu4_2), "
                                 "or choose a style image")
+        if s["preserve_colour"] and (s["content"] is None or s["style"] is None):
+            raise SettingsError("keep colours needs a content image (whose colours are kept) and a style image; "
+                                "set it to 'no', or choose both images")
         if s["init"] == "content" and s["content"] is None:
             raise SettingsError("'start from content' needs a content image")
         if s["init"] == "style" and s["style"] is None:
@@ -335,7 +339,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             merged.setdefault("lr", transfer.DEFAULT_LR[merged["optimizer"]])
             simple = {"init": self.init, "seed": self.seed, "optimizer": self.optimizer, "lr": self.lr,
                       "steps": self.steps, "pooling": self.pooling, "tv_weight": self.tv_weight,
-                      "gamma": self.gamma, "convention": self.convention}
+                      "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour}
             if self._model is None:
                 simple["normalized"] = self.normalized
             for key, w in simple.items():
@@ -462,9 +466,9 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             self._shown_run = None
             self.status.value = "running"
             try:
-                result = transfer.run(content, style, callback=self._live_view(s, records), every=1,
-                                      progress=False, stop=stop_event, desc=f"explorer run {spec.number}",
-                                      **kwargs)
+                result = transfer.transfer(content, style, callback=self._live_view(s, records), every=1,
+                                           progress=False, stop=stop_event, desc=f"explorer run {spec.number}",
+                                           **kwargs)
                 status = "stopped" if (result.stopped or result.interrupted) else "finished"
             except NonFiniteLossError as exc:
                 result, status = exc.result, "diverged"
@@ -542,7 +546,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
                     style_weights=style_weights, ratio=s["ratio"], tv_weight=s["tv_weight"], gamma=s["gamma"],
                     convention=s["convention"], init=s["init"], seed=s["seed"], optimizer=s["optimizer"],
                     steps=s["steps"], lr=s["lr"], scales=list(s["scales"]) if s["scales"] else None,
-                    tol=s["tol"])
+                    tol=s["tol"], preserve_colour=s["preserve_colour"])
 
 
 def _initial_tol(tol: float | bool | None, prof: paper.Profile) -> float | None:

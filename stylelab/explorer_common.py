@@ -43,7 +43,7 @@ CUSTOM = ""
 #: pooling, the normalised network, L-BFGS, no regularisers) in the loss convention
 #: its alpha/beta ratios refer to.
 PAPER_SETTINGS = {"convention": "gatys_code", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
-                  "tv_weight": 0.0, "gamma": 0.0, "init": "noise"}
+                  "tv_weight": 0.0, "gamma": 0.0, "init": "noise", "preserve_colour": ""}
 #: The coarse-to-fine stages the menu offers (1: the paper's single size).
 STAGES = (1, 2, 3, 4)
 PREVIEW_WIDTH = 320  # px on screen

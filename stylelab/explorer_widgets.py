@@ -83,12 +83,20 @@ class ExplorerWidgets:
         self.style_thumb = W.Image(format="png", layout=W.Layout(width=f"{INPUT_THUMB}px"))
         self.size = W.IntSlider(value=int(size), min=32, max=1024, step=16, description="size (px)",
                                 style=_DW, continuous_update=False, layout=W.Layout(width="400px"))
+        # Colour preservation (Gatys et al. 2017; stylelab.colour): "" is the 2016 paper's transfer.
+        self.preserve_colour = W.Dropdown(
+            options=[("no (the paper)", ""), ("luminance only", "luminance"),
+                     ("histogram (symmetric A)", "histogram-pca"), ("histogram (Cholesky A)", "histogram-cholesky")],
+            value="", description="keep colours", style=_DW, layout=W.Layout(width="300px"),
+            tooltip="keep the content's colours: transfer on the luminance only, or recolour the style to the "
+                    "content's colour mean and covariance first")
         gap = W.HTML(layout=W.Layout(width="100px"))
         return _section(
             "Images",
             W.HBox([W.VBox([self.content, W.HBox([gap, self.content_upload])]), self.content_thumb]),
             W.HBox([W.VBox([self.style, W.HBox([gap, self.style_upload])]), self.style_thumb]),
             self.size,
+            self.preserve_colour,
         )
 
     def _build_loss(self) -> widgets.VBox:
@@ -247,7 +255,7 @@ class ExplorerWidgets:
         return [self.content, self.style, self.size, self.ratio, self.content_layer, self.convention,
                 *self.style_layers.values(), *self.layer_weights.values(), self.tv_weight, self.gamma,
                 self.init, self.seed, self.optimizer, self.lr, self.steps, self.stages, self.stop_early,
-                self.tol, self.pooling, self.normalized]
+                self.tol, self.pooling, self.normalized, self.preserve_colour]
 
     def _refresh_stages(self, change=None) -> None:
         """The stage sizes beside the stages control; in red when the first stage is

@@ -282,3 +282,126 @@ def speckle(image: torch.Tensor) -> float:
     uu, vv, uv = _gauss_blur(torch.cat([u * u, v * v, u * v], 1), _SPECKLE_WINDOW).unbind(1)
     roundness = 4 * (uu * vv - uv * uv) / (uu + vv + _SPECKLE_FLOOR).pow(2)
     return float((roundness > 0.5).float().mean())
+
+
+# --------------------------------------------------------------------------------------
+# Spatial control (lesson 10, stylelab.masks): style inside a region, seams at its border.
+
+
+@torch.no_grad()
+def masked_style_distances(model: VGG, image: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor,
+                           reference_mask: torch.Tensor | None = None,
+                           layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+                           ) -> dict[str, float]:
+    """:func:`style_distances` inside a region: the relative distance per layer between the
+    guided Gram matrices (Gatys et al. 2017; :func:`stylelab.masks.guided_gram`, the
+    mask downsampled to each layer) of ``image`` under ``mask`` (H, W) and of ``reference``
+    under ``reference_mask`` (default: all of it), each an average over its region's positions."""
+    from .masks import downsample, guided_gram, load_mask
+
+    layers = resolve_layers(layers, model.arch)
+    dev = next(model.parameters()).device
+    m = load_mask(mask, tuple(image.shape[-2:]), name="mask").unsqueeze(0)
+    rm = (torch.ones(1, *reference.shape[-2:]) if reference_mask is None else
+          load_mask(reference_mask, tuple(reference.shape[-2:]), name="reference mask").unsqueeze(0))
+    fi = model(image.to(dev), layers)
+    fr = model(reference.to(dev), layers)
+    out = {}
+    for l in layers:
+        gi = guided_gram(fi[l], downsample(m, fi[l].shape[-2:]).to(dev))[0] / (fi[l].shape[-1] * fi[l].shape[-2])
+        gr = guided_gram(fr[l], downsample(rm, fr[l].shape[-2:]).to(dev))[0] / (fr[l].shape[-1] * fr[l].shape[-2])
+        out[l] = float((gi - gr).norm() / gr.norm().clamp_min(1e-12))
+    return out
+
+
+def masked_style_distance(model: VGG, image: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor,
+                          reference_mask: torch.Tensor | None = None,
+                          layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")) -> float:
+    """Mean of :func:`masked_style_distances` over ``layers``."""
+    d = masked_style_distances(model, image, mask, reference, reference_mask, layers)
+    return sum(d.values()) / len(d)
+
+
+def gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
+    """(H, W): the colour gradient magnitude sqrt(sum_c (dx_c^2 + dy_c^2)) by central differences."""
+    import torch.nn.functional as F
+
+    x = image.detach().float().cpu().reshape(1, -1, *image.shape[-2:])
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    dx = (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) / 2
+    dy = (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) / 2
+    return (dx.pow(2) + dy.pow(2)).sum(1)[0].sqrt()
+
+
+def boundary_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
+    """(H, W) bool: the pixels within ``width`` px of the border between a 0/1 mask's inside
+    and outside (the image's own edges are not a border)."""
+    import torch.nn.functional as F
+
+    from .errors import SettingsError
+
+    if not isinstance(width, int) or width < 1:
+        raise SettingsError(f"width must be a whole number >= 1, got {width!r}")
+    m = (mask.detach().float().cpu() > 0.5).float().reshape(1, 1, *mask.shape[-2:])
+    k = 2 * width + 1
+    grown = F.max_pool2d(F.pad(m, (width,) * 4, mode="replicate"), k, stride=1)
+    shrunk = -F.max_pool2d(F.pad(-m, (width,) * 4, mode="replicate"), k, stride=1)
+    return (grown - shrunk)[0, 0] > 0.5
+
+
+def seam_ratio(image: torch.Tensor, mask: torch.Tensor, width: int = 1) -> float:
+    """How much stronger the image changes along a region border than elsewhere: the mean
+    :func:`gradient_magnitude` on :func:`boundary_band` over its mean off the band. About 1:
+    no seam; a hard seam between two unrelated textures gives several. A photograph whose
+    region border follows an object's outline (a skyline) has its own ratio above 1;
+    compare a result's with its photograph's (lesson 10)."""
+    from .errors import SettingsError
+
+    band = boundary_band(mask, width)
+    if tuple(band.shape) != tuple(image.shape[-2:]):
+        raise SettingsError(f"mask {tuple(band.shape)} and image {tuple(image.shape[-2:])} differ in size")
+    if not band.any() or band.all():
+        raise SettingsError("the mask has no border inside the image (one region covers it all)")
+    g = gradient_magnitude(image)
+    return float(g[band].mean() / g[~band].mean().clamp_min(1e-12))
+
+
+# --------------------------------------------------------------------------------------
+# Colour (lesson 09; Gatys et al. 2017, Controlling Perceptual Factors, section 5)
+
+
+def chroma_distance(a: torch.Tensor, b: torch.Tensor, cells: int | None = None) -> float:
+    """Mean distance of two images' colours in the chroma plane (I, Q of YIQ; brightness
+    left out): the mean over pixels of ||(I, Q)(a) - (I, Q)(b)||, ``b`` resized to ``a``.
+
+    0 for two images with the same colours at every pixel whatever their luminance
+    (a luminance-only transfer against its photograph); grey against pure red is 0.63.
+    ``cells``: both images shrunk first (area averaging) so their longest side is ``cells``
+    px, as in :func:`layout_distance`: compares where which colour is, not the colour
+    of each brush stroke or noise pixel."""
+    import torch.nn.functional as F
+
+    from .colour import chroma
+    from .errors import SettingsError
+
+    b = _match(a, b)
+    x, y = a.detach().float().cpu(), b.detach().float().cpu()
+    if cells is not None:
+        if not isinstance(cells, int) or isinstance(cells, bool) or cells < 1:
+            raise SettingsError(f"cells must be a whole number >= 1 or None, got {cells!r}")
+        h, w = x.shape[-2:]
+        f = cells / max(h, w)
+        size = (max(1, round(h * f)), max(1, round(w * f)))
+        x, y = (F.adaptive_avg_pool2d(t.reshape(1, 3, h, w), size) for t in (x, y))
+    return float((chroma(x) - chroma(y)).pow(2).sum(dim=-3).sqrt().mean())
+
+
+def luminance_style_distance(model: VGG, image: torch.Tensor, reference: torch.Tensor,
+                             layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")) -> float:
+    """:func:`style_distance` of the two images' luminances (Y of YIQ, each fed to the
+    network as a grey RGB image): how well ``image``'s light and dark texture matches
+    ``reference``'s, whatever their colours. For a luminance-only transfer pass the style
+    target it matched, ``stylelab.colour.grey(stylelab.colour.match_luminance(painting, photo))``."""
+    from .colour import grey, luminance as y
+
+    return style_distance(model, grey(y(image)), grey(y(reference)), layers)

@@ -21,6 +21,8 @@ from .vgg import CVPR_RECONSTRUCTION_LAYERS, PAPER_CONTENT_LAYER, PAPER_RECONSTR
 
 PAPER_2015 = 'Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", arXiv:1508.06576, 2015'
 PAPER_CVPR = 'Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016'
+PAPER_2017 = ('Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural Style '
+              'Transfer", CVPR 2017')
 
 #: The growing style layer sets of Fig. 1 (style row) and the rows of Fig. 3.
 STYLE_LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: k + 1] for k in range(len(PAPER_STYLE_LAYERS)))
@@ -110,6 +112,35 @@ FIGURES = {
                "Pooling, the normalised network, L-BFGS versus Adam, regularisers, style layer choices, a "
                "failure case, and how the loss normalisations of popular implementations rescale alpha/beta.",
                {}),
+        Figure("09", "09_colour", "Colour preservation", PAPER_2017, "colour control (2017), Fig. 3",
+               "Style transfer that keeps the photograph's colours: a luminance-only transfer (the style's "
+               "luminance matched to the photograph's, the photograph's chroma put back) and colour histogram "
+               "matching (the painting recoloured to the photograph's RGB mean and covariance, with A from "
+               "the Cholesky or the symmetric square root), next to the plain transfer in the painting's colours.",
+               {"content": "tubingen", "style": "composition_vii", "ratio": 1e-4,
+                "preserve_colour": ["luminance", "histogram-cholesky", "histogram-pca"]}),
+        Figure("10", "10_space", "Spatial control: a style per region", PAPER_2017, "spatial control (2017)",
+               "Guided Gram matrices: the photograph's sky is painted in one painting's style and the town in "
+               "another's, each region matched only to its own statistics; and a line drawing coloured region "
+               "by region from a reference image, its lines laid over the result.",
+               {"content": "tubingen", "styles": ["starry_night", "the_scream"], "ratio": 1e-3,
+                "sketch": "great_wave", "sketch_reference": "tubingen", "sketch_ratio": 1e-4,
+                "method": "downsample"}),
+        Figure("11", "11_scale", "Scale control: coarse structure from one painting, fine texture from another",
+               PAPER_2017, "scale control (2017), Fig. 4",
+               "A new style made of the coarse scale of one painting and the fine scale of another: the first "
+               "painting re-textured until its fine-layer Gram matrices match the second's (the authors' "
+               "way), next to a texture on per-layer mixed Grams; the photograph painted in the new style "
+               "coarse to fine, against a plain run given the same wall time.",
+               {"content": "tubingen", "coarse": "great_wave", "fine": "starry_night", "split": "relu3_1",
+                "ratio": 1e-3}),
+        Figure("12", "12_several_styles", "Several styles: blending Gram matrices", PAPER_CVPR,
+               "beyond the papers: blended style targets",
+               "Not a figure of the papers: the style targets of two paintings mixed, A^l = (1 - t) A^l_1 + "
+               "t A^l_2 (J. Johnson's neural-style calls it style blending), in a row from one painting's style "
+               "to the other's in five steps, and a mix of three paintings.",
+               {"content": "tubingen", "styles": ["starry_night", "the_scream"], "third": "composition_vii",
+                "blend": [0.0, 0.25, 0.5, 0.75, 1.0]}),
     )
 }
 
@@ -184,6 +215,13 @@ LESSON_PROFILES = {
     "06": {"quick": {"steps": 120}},  # two runs; content at conv2_2 converges slowly
     # about twenty small experiments on the optimiser and the loss: one size, fixed step counts
     "07": {"quick": {"size": 96, "steps": 60, "stages": 1}, "student": {"stages": 1, "tol": None}},
+    "10": {"quick": {"size": 96, "steps": 60}},  # two guided runs, 48 -> 96 px
+    # a texture, a new style image, then coarse to fine (64 -> 128 px) against a plain run of the same time
+    "11": {"quick": {"steps": 50}},
+    # four transfers; one size, from white noise (the plain run's colours must be the painting's)
+    "09": {"quick": {"size": 96, "steps": 80, "stages": 1}},
+    # six transfers: one size, from the photograph (the notebook's init), few steps
+    "12": {"quick": {"size": 96, "steps": 60, "stages": 1}},
 }
 
 

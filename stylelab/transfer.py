@@ -170,6 +170,9 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
     ``"own"`` keeps it as given. Grams of a style image with M_s positions are scaled
     by M/M_s so they describe an image of the generated size with the same statistics.
     Several styles are mixed as A = sum_k b_k A_k with blend weights b normalised to 1.
+    ``blend`` is one weight per style image, or a dict style layer -> one weight per style
+    image for each layer (:func:`blend_weights`; :mod:`stylelab.scale` builds the coarse/fine
+    split of Gatys et al. 2017 this way).
     ``gram``: the function of Eq. 3 (default :func:`stylelab.losses.gram`; a student's in the lessons).
     """
     if style_scale not in STYLE_SCALES:
@@ -188,27 +191,62 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
         if style_layers:
             if not styles:
                 raise SettingsError("style layers given but no style image")
-            b = [1.0] * len(styles) if blend is None else [_finite_nonneg("style blend weight", x) for x in blend]
-            if len(b) != len(styles):
-                raise SettingsError(f"{len(b)} blend weights given for {len(styles)} style images")
-            if sum(b) <= 0:
-                raise SettingsError("style blend weights sum to zero")
-            b = [x / sum(b) for x in b]
-            for s, bk in zip(styles, b):
+            b = blend_weights(blend, len(styles), style_layers, model.arch)
+            for k, s in enumerate(styles):
+                used = [l for l in style_layers if b[l][k]]  # a weight of 0: that image's Gram is not needed
+                if not used:
+                    continue
                 if style_scale == "content":
                     s = resize_to(s, (h, w))
                 elif style_scale == "area":
                     sh, sw = s.shape[-2:]
                     f = math.sqrt(h * w / (sh * sw))
                     s = resize_to(s, (max(1, round(sh * f)), max(1, round(sw * f))))
-                feats = model(s.to(dev), style_layers)
+                feats = model(s.to(dev), used)
                 for name, f_l in feats.items():
                     m_s = f_l.shape[-1] * f_l.shape[-2]
                     ds = model.layers[model._pos[name]].downsampling  # the layer's stride, in input pixels
                     m_x = (h // ds) * (w // ds)
-                    a = (gram or losses.gram)(f_l).detach() * (m_x / m_s) * bk
+                    a = (gram or losses.gram)(f_l).detach() * (m_x / m_s) * b[name][k]
                     grams[name] = grams[name] + a if name in grams else a
     return Targets(c_targets, grams, (h, w))
+
+
+def blend_weights(blend, n_styles: int, style_layers: Sequence[str], arch: str = "vgg19") -> dict[str, list[float]]:
+    """The blend weights b_k of each style layer, normalised to sum 1 per layer:
+    ``{layer: [b_1, ..., b_K]}`` for K style images.
+
+    ``blend``: None (equal), one weight per style image (the same at every layer), or a
+    dict style layer -> one weight per style image, naming every style layer (names in
+    any convention, :func:`stylelab.vgg.resolve_layer`).
+    """
+    if not isinstance(blend, dict):
+        b = [1.0] * n_styles if blend is None else [_finite_nonneg("style blend weight", x) for x in blend]
+        if len(b) != n_styles:
+            raise SettingsError(f"{len(b)} blend weights given for {n_styles} style images")
+        if sum(b) <= 0:
+            raise SettingsError("style blend weights sum to zero")
+        return {l: [x / sum(b) for x in b] for l in style_layers}
+    given = {resolve_layers([k], arch)[0]: v for k, v in blend.items()}
+    extra = [l for l in given if l not in style_layers]
+    if extra:
+        raise SettingsError(f"blend gives weights for {', '.join(extra)}, not a style layer "
+                            f"(style layers: {', '.join(style_layers)})")
+    missing = [l for l in style_layers if l not in given]
+    if missing:
+        raise SettingsError(f"blend gives no weights for the style layer(s) {', '.join(missing)}")
+    out = {}
+    for l in style_layers:
+        v = given[l]
+        if isinstance(v, (str, bytes, dict)) or not hasattr(v, "__iter__"):
+            raise SettingsError(f"blend[{l!r}] must be one weight per style image, e.g. [1, 0], got {v!r}")
+        b = [_finite_nonneg(f"blend weight of {l}", x) for x in v]
+        if len(b) != n_styles:
+            raise SettingsError(f"{len(b)} blend weights given for {l} but {n_styles} style images")
+        if sum(b) <= 0:
+            raise SettingsError(f"the blend weights of {l} sum to zero")
+        out[l] = [x / sum(b) for x in b]
+    return out
 
 
 class _StyleLayerLoss(torch.autograd.Function):
@@ -262,9 +300,10 @@ class Objective:
 
     def __init__(self, model: VGG, targets: Targets, content_layers: Sequence[str], style_weights: dict[str, float],
                  alpha: float = 1.0, beta: float = 1e3, tv_weight: float = 0.0, gamma: float = 0.0,
-                 norm: str = "paper", functions: dict | None = None):
+                 norm: str = "paper", functions: dict | None = None, guide=None):
         losses._check_norm(norm)
         self.functions = check_functions(functions)
+        self.guide = guide  # spatial control: per-region guided Grams (stylelab.masks.Guide)
         self.model = model
         self.targets = targets
         self.content_layers = list(content_layers)
@@ -283,7 +322,9 @@ class Objective:
         else:
             c_layers = {l: losses.content_loss(feats[l], self.targets.content[l], self.norm)
                         for l in self.content_layers}
-        if "style_layer_loss" in f or "gram" in f:
+        if self.guide is not None:  # Gatys et al. 2017: E_l = sum_r lambda_r E_l,r (stylelab.masks)
+            s_layers = {l: self.guide.layer_loss(l, feats[l], self.norm) for l in self.style_weights}
+        elif "style_layer_loss" in f or "gram" in f:
             s_layers = {l: self._style_layer(feats[l], self.targets.grams[l]) for l in self.style_weights}
         else:  # losses.style_layer_loss, with the backward pass of Eq. 6 (see _StyleLayerLoss)
             s_layers = {l: _style_layer_loss(feats[l], self.targets.grams[l], self.norm)
@@ -585,7 +626,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         lr: float | None = None, scales: Sequence[int] | None = None, detail: str | None = "auto",
         tol: float | None = None,
         patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
-        progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None) -> Result:
+        progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None,
+        regions=None) -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
@@ -598,7 +640,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         (default: the convention's).
     norm: ``"paper"``, ``"hw"`` or ``"chw"`` (see :mod:`stylelab.losses`; default: the convention's).
     tv_weight, gamma: total variation and L2 pixel-prior weights (0: the paper).
-    blend: weights of several style images; style_scale: see :func:`make_targets`.
+    blend: weights of several style images, or per style layer (a dict layer -> one weight
+        per image, :func:`blend_weights`); style_scale: see :func:`make_targets`.
     size: (H, W) of the generated image (default: the content's, else the style's).
     init: ``"noise"`` (with ``seed``), ``"content"``, ``"style"`` or an image tensor.
     optimizer, steps, lr, tol, patience, callback, every, progress, stop: see :func:`optimize`.
@@ -625,6 +668,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     functions: the lessons' exercises, the student's own ``content_loss``, ``gram``,
         ``style_layer_loss``, ``tv_loss``, ``total_loss`` or ``closure`` in place of the
         engine's (:data:`FUNCTIONS`); slower than the engine's own (no fused Eq. 6 backward).
+    regions: spatial control (Gatys et al. 2017, guided Gram matrices): a
+        :class:`stylelab.masks.Regions` or masks for one, region r matched to style image r
+        (or to its part of one style image); the style term is :mod:`stylelab.masks`'.
     """
     functions = check_functions(functions)
     styles = _as_list(styles)
@@ -678,7 +724,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "pooling": model.pooling, "normalized": model.info.get("normalized"),
         "content_layers": content_layers, "style_layers": style_layers, "style_weights": w_l,
         "alpha": alpha, "beta": beta, "ratio": (alpha / beta) if beta else None,
-        "tv_weight": tv_weight, "gamma": gamma, "convention": convention, "norm": norm, "blend": list(blend) if blend else None,
+        "tv_weight": tv_weight, "gamma": gamma, "convention": convention, "norm": norm, "blend": _blend_setting(blend),
         "style_scale": style_scale, "size": list(size),
         "init": init if isinstance(init, str) else "image", "seed": seed, "optimizer": optimizer,
         "steps": steps if isinstance(steps, int) else list(stage_steps), "lr": lr if lr is not None else DEFAULT_LR.get(optimizer),
@@ -687,14 +733,23 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "patience": patience if tol is not None else None,
         "device": str(next(model.parameters()).device), "torch": torch.__version__,
     }
+    if regions is not None:  # spatial control: stylelab.masks builds the style term
+        from . import masks
+
+        regions = masks.as_regions(regions)
+        regions.style_index(len(styles))  # one style image per region, or style masks: checked now
+        if functions or blend is not None:
+            raise SettingsError("regions= cannot be combined with functions= or blend=")
+        settings["regions"] = regions.describe()
     if functions:  # whose functions made this image: the student's (the lessons' exercises)
         settings["functions"] = {k: getattr(f, "__qualname__", repr(f)) for k, f in functions.items()}
 
     def objective_at(hw):
-        targets = make_targets(model, hw, content, content_layers, styles, style_layers, blend, style_scale,
-                               gram=functions.get("gram"))
+        guide = regions.guide(model, hw, styles, style_layers, style_scale) if regions is not None else None
+        targets = make_targets(model, hw, content, content_layers, styles if guide is None else [],
+                               style_layers if guide is None else [], blend, style_scale, gram=functions.get("gram"))
         return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm,
-                         functions={k: v for k, v in functions.items() if k != "closure"})
+                         functions={k: v for k, v in functions.items() if k != "closure"}, guide=guide)
 
     start = initial_image(init, sizes[0], content, styles[0] if styles else None, seed)
     common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience,
@@ -704,6 +759,13 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
                         desc=desc, **common)
     band = (lambda hw, prev: resize_to(content, hw) - resize_to(resize_to(content, prev), hw)) if detail else None
     return _coarse_to_fine(objective_at, sizes, stage_steps, start, callback, settings, desc, common, band)
+
+
+def _blend_setting(blend):
+    """``blend`` as JSON: a list, a dict layer -> list, or None."""
+    if isinstance(blend, dict):
+        return {str(k): [float(x) for x in v] for k, v in blend.items()}
+    return list(blend) if blend else None
 
 
 def stage_sizes(scales: Sequence[int] | None, size: tuple[int, int], fixed: bool = False) -> list[tuple[int, int]]:
@@ -814,11 +876,20 @@ def _weights(alpha, beta, ratio, has_content: bool, has_style: bool) -> tuple[fl
     return float(alpha), float(beta)
 
 
-def transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], **kwargs) -> Result:
+def transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
+             preserve_colour: str | None = None, **kwargs) -> Result:
     """Style transfer (Gatys et al., Fig. 2): content at relu4_2 (the paper's conv4_2),
     style at relu1_1..relu5_1, alpha/beta = 1e-3, from white noise, L-BFGS, in the
-    authors' loss convention. Every keyword of :func:`run` can be changed."""
+    authors' loss convention. Every keyword of :func:`run` can be changed.
+
+    preserve_colour: keep the content's colours (Gatys et al. 2017): ``"luminance"``,
+        ``"histogram"`` (= ``"histogram-pca"``) or ``"histogram-cholesky"``; see
+        :mod:`stylelab.colour`. None: the 2016 paper's transfer."""
     kwargs.setdefault("desc", "transfer")
+    if preserve_colour is not None:
+        from .colour import transfer_with_colour
+
+        return transfer_with_colour(content, style, preserve_colour, **kwargs)
     return run(content, style, **kwargs)
 
 
