@@ -29,7 +29,8 @@ The explorer is split into flat modules: this one (settings, presets and profile
 running), :mod:`stylelab.explorer_widgets` (the widgets and their layout),
 :mod:`stylelab.explorer_images` (the image menus, uploads, loading),
 :mod:`stylelab.explorer_history` (the large view, the history, Save, the
-comparison) and :mod:`stylelab.explorer_common` (what they share).
+comparison), :mod:`stylelab.explorer_controls` (the 2017 regions and scale controls)
+and :mod:`stylelab.explorer_common` (what they share).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ from .errors import NonFiniteLossError, SettingsError, StylelabError
 from .explorer_common import (_GREEN, _GREY, _RED, CUSTOM, NONE, PAPER_SETTINGS, PREVIEW_WIDTH, STAGES,
                               UPLOAD_PREFIX, Run, RunSpec, _freeze, _guarded, _is_oom, _thaw, n_stages, png_bytes,
                               scales_text, transfer)
+from .explorer_controls import ExplorerControls
+from .explorer_controls import check as _check_controls
 from .explorer_history import ExplorerHistory
 from .explorer_images import ExplorerImages
 from .explorer_widgets import ExplorerWidgets
@@ -65,7 +68,7 @@ __all__ = ["Explorer", "Run", "RunSpec", "NONE", "UPLOAD_PREFIX"]
 log = logging.getLogger(__name__)
 
 
-class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
+class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControls):
     """An ipywidgets explorer of Gatys et al.'s style transfer.
 
     model: a :class:`~stylelab.vgg.VGG` to use (tests pass a tiny random one); else the
@@ -221,6 +224,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             "normalized": bool(self.normalized.value) if self._model is None else None,
             "preset": self.preset.value or None,
             "profile": self.profile.value,
+            **self._control_settings(),  # regions, fine style: stylelab.explorer_controls
         }
 
     def _snapshot(self) -> RunSpec:
@@ -240,6 +244,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             raise SettingsError("'start from content' needs a content image")
         if s["init"] == "style" and s["style"] is None:
             raise SettingsError("'start from style' needs a style image")
+        _check_controls(s)  # regions, fine style
         self._check_stages(s, self._known_shape(s))
         images = {k: self._images[s[k]] for k in ("content", "style") if s[k] in self._images}
         self._counter += 1
@@ -339,7 +344,8 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             merged.setdefault("lr", transfer.DEFAULT_LR[merged["optimizer"]])
             simple = {"init": self.init, "seed": self.seed, "optimizer": self.optimizer, "lr": self.lr,
                       "steps": self.steps, "pooling": self.pooling, "tv_weight": self.tv_weight,
-                      "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour}
+                      "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour,
+                      **self._control_fields()}
             if self._model is None:
                 simple["normalized"] = self.normalized
             for key, w in simple.items():
@@ -466,9 +472,9 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory):
             self._shown_run = None
             self.status.value = "running"
             try:
-                result = transfer.transfer(content, style, callback=self._live_view(s, records), every=1,
-                                           progress=False, stop=stop_event, desc=f"explorer run {spec.number}",
-                                           **kwargs)
+                engine = self._engine(s, content, style, spec.images)  # the 2017 controls choose the function
+                result = engine(callback=self._live_view(s, records), every=1, progress=False, stop=stop_event,
+                                desc=f"explorer run {spec.number}", **kwargs)
                 status = "stopped" if (result.stopped or result.interrupted) else "finished"
             except NonFiniteLossError as exc:
                 result, status = exc.result, "diverged"

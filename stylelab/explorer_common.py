@@ -8,6 +8,7 @@
 - :mod:`stylelab.explorer_images` the image menus: samples, in-memory images, uploads;
 - :mod:`stylelab.explorer_history` the large view of a run, the history cards, Save,
   and the comparison of two runs;
+- :mod:`stylelab.explorer_controls` the 2017 paper's regions and scale controls;
 - this module, which the others import (it imports none of them).
 """
 
@@ -43,7 +44,8 @@ CUSTOM = ""
 #: pooling, the normalised network, L-BFGS, no regularisers) in the loss convention
 #: its alpha/beta ratios refer to.
 PAPER_SETTINGS = {"convention": "gatys_code", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
-                  "tv_weight": 0.0, "gamma": 0.0, "init": "noise", "preserve_colour": ""}
+                  "tv_weight": 0.0, "gamma": 0.0, "init": "noise", "preserve_colour": "",
+                  "regions": "", "fine_style": NONE, "split": "relu3_1", "scale_method": "paper"}  # explorer_controls
 #: The coarse-to-fine stages the menu offers (1: the paper's single size).
 STAGES = (1, 2, 3, 4)
 PREVIEW_WIDTH = 320  # px on screen

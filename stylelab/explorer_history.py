@@ -123,6 +123,7 @@ class ExplorerHistory:
             + (f" (to {layers[-1]})" if layers else "") + f" · {s['size']} px",
             f"{'L-BFGS' if s['optimizer'] == 'lbfgs' else 'Adam'} · {s['init']} · {s['pooling']} pool",
             html.escape(scales_text(s["scales"])) if stages > 1 else "",
+            html.escape(self._control_caption(s)),  # keep colours, regions, fine style
             f"{steps} · {r.wall_time:.1f} s" + (f" · tol {s['tol']:.2g}" if s.get("tol") is not None else ""),
             f"<span style='color:{_GREEN if r.converged else _GREY}'>{html.escape(r.status)}</span>",
             f"loss {run.final_loss:.4g}" if run.final_loss is not None else "",

@@ -84,7 +84,7 @@ class ExplorerImages:
         key = UPLOAD_PREFIX + name
         self._images[key] = img
         options = self._image_options()
-        for dd in (self.content, self.style):
+        for dd in (self.content, self.style, *self._image_menus()):
             current = dd.value
             dd.options = options
             if current in options:

@@ -43,7 +43,7 @@ class ExplorerWidgets:
                                  style=_DW, layout=W.Layout(width="440px"))
         self.profile = W.ToggleButtons(options=list(paper.PROFILES), value=prof.name, style=_TB,
                                        tooltips=[p.description for p in paper.PROFILES.values()])
-        left = W.VBox([self._build_images(size, content, style), self._build_loss(),
+        left = W.VBox([self._build_images(size, content, style), self._build_controls(), self._build_loss(),
                        self._build_optimisation(seed, steps, every, stages, tol)],
                       layout=W.Layout(width="600px", flex="0 0 auto"))
         right = self._build_output(steps)
@@ -255,7 +255,7 @@ class ExplorerWidgets:
         return [self.content, self.style, self.size, self.ratio, self.content_layer, self.convention,
                 *self.style_layers.values(), *self.layer_weights.values(), self.tv_weight, self.gamma,
                 self.init, self.seed, self.optimizer, self.lr, self.steps, self.stages, self.stop_early,
-                self.tol, self.pooling, self.normalized, self.preserve_colour]
+                self.tol, self.pooling, self.normalized, self.preserve_colour, *self._control_widgets()]
 
     def _refresh_stages(self, change=None) -> None:
         """The stage sizes beside the stages control; in red when the first stage is

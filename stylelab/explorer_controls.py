@@ -1,0 +1,186 @@
+"""The explorer's controls for two of the 2017 paper's features (a part of
+:class:`stylelab.explorer.Explorer`).
+
+Gatys, Ecker, Bethge, Hertzmann & Shechtman, *Controlling Perceptual Factors in Neural
+Style Transfer*, CVPR 2017:
+
+- **spatial control** (:mod:`stylelab.masks`, guided Gram matrices): the *regions* menu.
+  "sky / town" splits the content image into its sky and the rest with
+  :func:`stylelab.segment.sky_mask` (as lesson 10 does); the sky takes the main style
+  image, the town the **town style**: ``transfer(content, [style, town], regions=...)``.
+- **scale control** (:mod:`stylelab.scale`): a **fine style** painting gives the fine
+  scale (the style layers before **split**), the main style image the coarse scale:
+  :func:`stylelab.scale.transfer` (``content, coarse=style, fine, split, method=``).
+
+:func:`engine_call` turns a run's settings into the call; :class:`ExplorerControls`
+builds the widgets, adds their settings to :meth:`~stylelab.explorer.Explorer.settings`
+and refuses the combinations the engine refuses, each with one line. The two do not
+combine: the scale mix makes one style image for the whole picture (or one set of
+targets per layer, with the blend the regions cannot take), the regions need one style per
+region (:func:`stylelab.transfer.run`: ``regions=`` takes no ``blend=``). Both combine
+with *keep colours* (:mod:`stylelab.colour`), as the engine's functions do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import torch
+
+from .errors import SettingsError
+from .explorer_common import _GREY, NONE, _pretty, transfer
+from .scale import DEFAULT_SPLIT
+
+W = widgets
+_DW = {"description_width": "96px"}
+#: The regions menu: (label, value); "" is the 2016 paper (no spatial control).
+REGIONS = (("none (the paper)", ""), ("sky / town", "sky-town"))
+#: The split menu's layers (the first coarse layer), where the network has them.
+SPLITS = ("relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: What a figure preset resets them to (the 2016 paper's method): see ``PAPER_SETTINGS``.
+DEFAULTS = {"regions": "", "fine_style": NONE, "split": DEFAULT_SPLIT, "scale_method": "paper"}
+
+
+def engine_call(s: Mapping[str, Any], content: torch.Tensor | None, style: torch.Tensor | None,
+                load: Callable[[str], torch.Tensor]) -> tuple[Callable, tuple, dict]:
+    """``(function, positional arguments, extra keywords)`` of the run that the explorer's
+    settings ``s`` ask for; ``load(name)`` gives a menu image at the run's size. The
+    explorer adds the common keywords (model, layers, α/β, steps, ``preserve_colour``, ...).
+
+    - fine style: :func:`stylelab.scale.transfer(content, style, fine, split, method=...)
+      <stylelab.scale.transfer>`, the main style as the coarse painting; with ``"paper"``
+      the new style image gets as many L-BFGS steps as the run (``style_steps``);
+    - regions "sky / town": :func:`stylelab.transfer.transfer` with ``[style, town style]``
+      and ``regions=masks.Regions([sky, 1 - sky])``, the sky from
+      :func:`stylelab.segment.sky_mask` of the content image (at the run's size);
+    - else the paper's :func:`stylelab.transfer.transfer(content, style)`.
+    """
+    if s.get("fine_style"):
+        from . import scale
+
+        extra = {"method": s["scale_method"]}
+        if s["scale_method"] == "paper":
+            extra["style_steps"] = int(s["steps"])
+        return scale.transfer, (content, style, load(s["fine_style"]), s["split"]), extra
+    if s.get("regions") == "sky-town":
+        from . import masks, segment
+
+        sky = segment.sky_mask(content)
+        share = float(sky.mean())
+        if share in (0.0, 1.0):
+            raise SettingsError(f"regions sky / town: segment.sky_mask finds {'no' if share == 0 else 'only'} sky in "
+                                f"the content image {_pretty(s['content'])}; choose a photograph with sky at the top "
+                                f"(tubingen), or set regions to none")
+        regions = masks.Regions([sky, 1 - sky], names=["sky", "town"])
+        return transfer.transfer, (content, [style, load(s["region_style"])]), {"regions": regions}
+    if s.get("regions"):
+        raise SettingsError(f"unknown regions {s['regions']!r}; choose one of {[v for _l, v in REGIONS]}")
+    return transfer.transfer, (content, style), {}
+
+
+def check(s: Mapping[str, Any]) -> None:
+    """:class:`~stylelab.errors.SettingsError` (one line) for a combination the engine refuses."""
+    if s.get("regions"):
+        if s["content"] is None:
+            raise SettingsError("regions sky / town are found in the content image: choose a content image, "
+                                "or set regions to none")
+        if s["style"] is None or s["region_style"] is None:
+            raise SettingsError("regions sky / town need two styles: the style image for the sky and the town style "
+                                "for the rest; choose both, or set regions to none")
+    if s.get("fine_style"):
+        if s["content"] is None or s["style"] is None:
+            raise SettingsError("fine style (scale control) needs a content image and a style image, whose coarse "
+                                "scale it keeps; choose both, or set fine style to none")
+        if s.get("regions"):
+            raise SettingsError("regions and fine style do not combine (the scale mix makes one style for the whole "
+                                "picture, the regions need one per region); set one of them to none")
+
+
+class ExplorerControls:
+    """The regions and scale widgets. Uses the explorer's ``_image_options()``,
+    ``_layer_list``, ``style``, ``content``, ``_load`` and ``status``."""
+
+    def _build_controls(self) -> widgets.VBox:
+        options = self._image_options()
+        names = [n for n in options if n != NONE]
+        town = "the_scream" if "the_scream" in names else next((n for n in names if n != self.style.value), NONE)
+        self.regions = W.Dropdown(options=list(REGIONS), value="", description="regions", style=_DW,
+                                  layout=W.Layout(width="300px"),
+                                  tooltip="spatial control: the sky (found in the content image) takes the style "
+                                          "image, the rest (the town) the town style")
+        self.region_style = W.Dropdown(options=options, value=town, description="town style",
+                                       style={"description_width": "72px"}, layout=W.Layout(width="270px"),
+                                       disabled=True)
+        self.fine_style = W.Dropdown(options=options, value=NONE, description="fine style", style=_DW,
+                                     layout=W.Layout(width="300px"),
+                                     tooltip="scale control: this painting's fine scale (the style layers before "
+                                             "the split), the style image's coarse scale")
+        have = {l.name for l in self._layer_list}
+        splits = [n for n in SPLITS if n in have]
+        self.split = W.Dropdown(options=splits, value=DEFAULT_SPLIT if DEFAULT_SPLIT in splits else splits[0],
+                                description="split", style={"description_width": "40px"},
+                                layout=W.Layout(width="160px"), disabled=True,
+                                tooltip="the first coarse layer: the style layers before it take the fine style")
+        self.scale_method = W.Dropdown(options=[("a new style image (the authors' code)", "paper"),
+                                                ("per-layer Grams, one run", "layers")],
+                                       value="paper", description="mix", style=_DW, layout=W.Layout(width="400px"),
+                                       disabled=True)
+        self.regions.observe(self._on_controls, "value")
+        self.fine_style.observe(self._on_controls, "value")
+        return W.VBox([
+            W.HTML("<b>Controls (Gatys et al. 2017)</b> "
+                   f"<span style='color:{_GREY}'>spatial: a style per region · scale: two paintings</span>"),
+            W.HBox([self.regions, self.region_style]),
+            W.HBox([self.fine_style, self.split]),
+            self.scale_method,
+        ], layout=W.Layout(border="1px solid #ddd", padding="4px 8px", margin="0 0 6px 0"))
+
+    def _control_widgets(self) -> list[widgets.Widget]:
+        """The widgets whose change makes the preset menu show no preset."""
+        return [self.regions, self.region_style, self.fine_style, self.split, self.scale_method]
+
+    def _control_fields(self) -> dict[str, widgets.Widget]:
+        """Setting -> widget, for the presets (:data:`DEFAULTS` reset them)."""
+        return {"regions": self.regions, "fine_style": self.fine_style, "split": self.split,
+                "scale_method": self.scale_method}
+
+    def _image_menus(self) -> tuple[widgets.Dropdown, ...]:
+        """The extra image menus (an upload is added to them too)."""
+        return (self.region_style, self.fine_style)
+
+    def _control_settings(self) -> dict:
+        """This module's part of :meth:`~stylelab.explorer.Explorer.settings`; None: not used."""
+        regions = self.regions.value or None
+        fine = None if self.fine_style.value == NONE else self.fine_style.value
+        town = None if self.region_style.value == NONE else self.region_style.value
+        return {"regions": regions, "region_style": town if regions else None, "fine_style": fine,
+                "split": self.split.value if fine else None, "scale_method": self.scale_method.value if fine else None}
+
+    def _on_controls(self, change=None) -> None:
+        self.region_style.disabled = not self.regions.value
+        self.split.disabled = self.scale_method.disabled = self.fine_style.value == NONE
+
+    def _engine(self, s: Mapping[str, Any], content, style, images=None) -> Callable:
+        """The engine function for settings ``s``, with its images bound: call it with the
+        common keywords (see :func:`engine_call`)."""
+        fn, args, extra = engine_call(s, content, style, lambda name: self._load(name, s["size"], images))
+
+        def call(**kwargs):
+            if s.get("fine_style") and s["scale_method"] == "paper":
+                self.status.value = (f"making the new style image: {_pretty(s['style'])} with "
+                                     f"{_pretty(s['fine_style'])}'s layers before {s['split']} ({s['steps']} steps)…")
+            return fn(*args, **kwargs, **extra)
+
+        return call
+
+    @staticmethod
+    def _control_caption(s: Mapping[str, Any]) -> str:
+        """A history card's line for the 2017 controls ('' when none is used)."""
+        parts = [f"keep colours: {s['preserve_colour']}"] if s.get("preserve_colour") else []
+        if s.get("regions"):
+            parts.append(f"sky {_pretty(s['style'])} / town {_pretty(s['region_style'])}")
+        if s.get("fine_style"):
+            parts.append(f"fine {_pretty(s['fine_style'])} before {s['split']} ({s['scale_method']})")
+        return " · ".join(parts)
