@@ -10,14 +10,16 @@ Modules: :mod:`~stylelab.vgg` (the network and its layer names),
 :mod:`~stylelab.weights` (weight sets, the normalised network),
 :mod:`~stylelab.losses` (the paper's equations), :mod:`~stylelab.transfer`
 (the optimisation), :mod:`~stylelab.image`, :mod:`~stylelab.data`,
-:mod:`~stylelab.plot`, :mod:`~stylelab.exercises` (the lessons' checkers); the 2017
+:mod:`~stylelab.plot`, :mod:`~stylelab.exercises` (the lessons' checkers),
+:mod:`~stylelab.statistics` (what a style loss matches: Gram, mean/std, MMD),
+:mod:`~stylelab.film` (the optimisation as a film); the 2017
 controls :mod:`~stylelab.colour`, :mod:`~stylelab.masks` (with :mod:`~stylelab.segment`)
 and :mod:`~stylelab.scale`; the explorer and the ``stylelab`` command.
 """
 
 from . import (
-    colour, config, data, errors, exercises, image, lesson, losses, masks, metrics, paper, plot, scale, segment, vgg,
-    weights,
+    colour, config, data, errors, exercises, film, image, lesson, losses, masks, metrics, paper, plot, scale, segment,
+    statistics, vgg, weights,
 )
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
@@ -32,7 +34,7 @@ from .weights import load_vgg
 __version__ = "0.1.0"
 
 __all__ = [
-    "colour", "masks", "scale", "segment", "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
+    "colour", "masks", "scale", "segment", "statistics", "film", "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
     "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
     "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",

@@ -327,6 +327,12 @@ def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise"):
     g.add_argument("--seed", type=SEED, default=0, help="seed of the white-noise start (default: 0)")
     g.add_argument("--save-every", type=POS_INT, metavar="N",
                    help="also write OUT_stem-0010.png ... every N steps and, at the end, the animation OUT_stem.gif")
+    g.add_argument("--film", metavar="FILM.mp4|.gif|.webp",
+                   help="also write a film of the optimisation (stylelab.film): the image as it forms with the step "
+                        "and the losses under it and the loss curves beside it, from every step (with --save-every: "
+                        "every N). MP4 needs pip install \"stylelab[film]\"; without it the .gif beside it is written")
+    g.add_argument("--film-frames", type=_type(lambda t: _int(t, 2), "a whole number >= 2"), metavar="N",
+                   help="the most frames the film keeps, whatever the steps (default: 120)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (the output path is still printed)")
 
 
@@ -360,6 +366,10 @@ def _add_style(p):
     g.add_argument("--style-scale", choices=("content", "area", "own"), default="content",
                    help="size at which the style image is seen: content (resized to the output's size, the "
                         "paper), area (same number of pixels, own aspect ratio), own (as loaded, see --style-size)")
+    g.add_argument("--style-statistic", choices=STYLE_STATISTICS, default="gram",
+                   help="what the style loss matches (stylelab.statistics): gram (the paper's Gram matrices), "
+                        "mean_std (each channel's mean and standard deviation), mmd_linear (the means: MMD with a "
+                        "linear kernel) or mmd_gauss (MMD with a Gaussian kernel; Li et al. 2017); default: gram")
 
 
 # --------------------------------------------------------------------------------------
@@ -456,8 +466,11 @@ def _style_kwargs(args, arch: str, n_styles: int) -> dict:
             raise SettingsError(f"--blend has {len(args.blend)} weights for {n_styles} style image(s); give one per STYLE")
         if sum(args.blend) <= 0:
             raise SettingsError("--blend weights sum to zero")
-    return {"style_layers": style_layers, "style_weights": args.layer_weights, "blend": args.blend,
-            "style_scale": args.style_scale}
+    out = {"style_layers": style_layers, "style_weights": args.layer_weights, "blend": args.blend,
+           "style_scale": args.style_scale}
+    if args.style_statistic != "gram":  # stylelab.statistics (run() checks what it combines with)
+        out["style_statistic"] = args.style_statistic
+    return out
 
 
 def _load_init(kw: dict, shape: tuple[int, int]) -> None:
@@ -495,6 +508,21 @@ class _Snapshots:
         return save_gif(frames, self.out.with_suffix(".gif"), duration=0.1)
 
 
+def _film(args, out: Path, inputs: _Inputs):
+    """--film, --film-frames: the recorder (stylelab.film) and its path, checked before anything runs."""
+    if not args.film:
+        if args.film_frames:
+            raise UsageError("--film-frames needs --film")
+        return None, None
+    from . import film
+
+    path = film.output_path(args.film)  # .mp4 without imageio-ffmpeg: the .gif beside it (a warning says so)
+    if any(_same_file(path, p) for p in [out, out.with_suffix(".json")] + [out.with_suffix(".gif")] * bool(args.save_every)):
+        raise ImageError(f"--film {path} would overwrite another output of this run; choose another name")
+    inputs.check_outputs([path])
+    return film.Film(args.film_frames or film.DEFAULT_FRAMES), path
+
+
 def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, record: dict) -> int:
     """Run the engine, save the result (+ JSON, snapshots, GIF) and report."""
     snaps = None
@@ -502,6 +530,10 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
         snaps = _Snapshots(out, sum(args.steps) if isinstance(args.steps, list) else
                            args.steps * len(args.scales or [0]), inputs.paths)
         kw.update(callback=snaps, every=args.save_every)
+    film, film_path = _film(args, out, inputs)
+    if film is not None:  # the film calls the snapshots' callback too
+        film.callback = snaps
+        kw.update(callback=film, every=args.save_every or 1)
     try:
         result = fn(*positional, **kw)
     except NonFiniteLossError as exc:
@@ -511,10 +543,12 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
     result.settings["command"] = " ".join([PROG] + list(args.argv))
     saved = result.save(out, protect=inputs.paths)
     gif = snaps.gif(result) if snaps is not None else None
+    film_path = film.save(film_path, result) if film is not None else None
     if not args.quiet or result.interrupted:
         done = result.steps_done
         total = result.losses.get("total", float("nan"))
         extra = f", {len(snaps.written)} snapshots and {gif}" if snaps is not None else ""
+        extra += f", the film {film_path}" if film is not None else ""
         lead = (f"interrupted after {done} steps: saved the best image so far"
                 if result.interrupted else f"{result.status} in {result.wall_time:.1f} s")
         print(f"{PROG}: {lead} (loss {total:.4g} at step {result.best_step}) to {saved} "
@@ -865,6 +899,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: stylelab.colour.PRESERVE_COLOUR, without importing torch (a test keeps them equal).
 PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
+#: stylelab.statistics.STATISTICS, without importing torch (tests/test_statistics.py keeps them equal).
+STYLE_STATISTICS = ("gram", "mean_std", "mmd_linear", "mmd_gauss")
 
 
 def _add_transfer(sub) -> None:

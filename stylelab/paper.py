@@ -23,6 +23,7 @@ PAPER_2015 = 'Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", arX
 PAPER_CVPR = 'Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016'
 PAPER_2017 = ('Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural Style '
               'Transfer", CVPR 2017')
+PAPER_LI_2017 = 'Li, Wang, Liu & Hou, "Demystifying Neural Style Transfer", IJCAI 2017'
 
 #: The growing style layer sets of Fig. 1 (style row) and the rows of Fig. 3.
 STYLE_LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: k + 1] for k in range(len(PAPER_STYLE_LAYERS)))
@@ -141,6 +142,15 @@ FIGURES = {
                "to the other's in five steps, and a mix of three paintings.",
                {"content": "tubingen", "styles": ["starry_night", "the_scream"], "third": "composition_vii",
                 "blend": [0.0, 0.25, 0.5, 0.75, 1.0]}),
+        Figure("15", "15_statistics", "What the statistics match: Gram, mean/std and MMD", PAPER_LI_2017,
+               "beyond the papers: other style statistics",
+               "Not a figure of Gatys et al.: textures of one painting matched with the Gram matrices (Eqs. 3-4), "
+               "the channels' means and standard deviations, the linear-kernel MMD (means only) and a "
+               "Gaussian-kernel MMD (stylelab.statistics); transfers with the Gram and the mean/std loss; and "
+               "Li et al.'s identity, the Gram loss E_l = MMD^2 / (4 N_l^2) with the kernel k(x, y) = (x^T y)^2, "
+               "as a number.",
+               {"style": "starry_night", "content": "tubingen",
+                "statistics": ["gram", "mean_std", "mmd_linear", "mmd_gauss"]}),
     )
 }
 
@@ -222,6 +232,8 @@ LESSON_PROFILES = {
     "09": {"quick": {"size": 96, "steps": 80, "stages": 1}},
     # six transfers: one size, from the photograph (the notebook's init), few steps
     "12": {"quick": {"size": 96, "steps": 60, "stages": 1}},
+    # four textures and two transfers, one size (the Gaussian MMD's sample is per size)
+    "15": {"quick": {"size": 96, "steps": 60, "stages": 1}, "student": {"stages": 1}},
 }
 
 

@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from . import config, losses
+from . import config, losses, statistics
 from .errors import LayerError, NonFiniteLossError, SettingsError
 from .image import resize_to, save_image
 from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, resolve_layers
@@ -158,11 +158,12 @@ class Targets:
     content: dict[str, torch.Tensor]  # layer -> P^l (1, N, H, W)
     grams: dict[str, torch.Tensor]  # layer -> A^l (1, N, N), for an image of ``size``
     size: tuple[int, int]  # (H, W) of the image being optimised
+    statistic: str = "gram"  # another: ``grams`` holds its targets instead (stylelab.statistics)
 
 
 def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None, content_layers: Sequence[str],
                  styles: Sequence[torch.Tensor], style_layers: Sequence[str], blend: Sequence[float] | None = None,
-                 style_scale: str = "content", gram: Callable | None = None) -> Targets:
+                 style_scale: str = "content", gram: Callable | None = None, statistic: str = "gram") -> Targets:
     """Content responses and style Grams, without autograd.
 
     style_scale: ``"content"`` resizes each style image to the generated image's size
@@ -174,6 +175,8 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
     image for each layer (:func:`blend_weights`; :mod:`stylelab.scale` builds the coarse/fine
     split of Gatys et al. 2017 this way).
     ``gram``: the function of Eq. 3 (default :func:`stylelab.losses.gram`; a student's in the lessons).
+    ``statistic``: another style statistic than the Gram matrix (:mod:`stylelab.statistics`);
+    its targets, of one style image, take the Grams' place.
     """
     if style_scale not in STYLE_SCALES:
         raise SettingsError(f"unknown style_scale {style_scale!r}; choose one of {STYLE_SCALES}")
@@ -204,12 +207,15 @@ def make_targets(model: VGG, size: tuple[int, int], content: torch.Tensor | None
                     s = resize_to(s, (max(1, round(sh * f)), max(1, round(sw * f))))
                 feats = model(s.to(dev), used)
                 for name, f_l in feats.items():
+                    if statistic != "gram":  # one style image (run() checks): its statistic's targets
+                        grams[name] = statistics.targets(statistic, f_l)
+                        continue
                     m_s = f_l.shape[-1] * f_l.shape[-2]
                     ds = model.layers[model._pos[name]].downsampling  # the layer's stride, in input pixels
                     m_x = (h // ds) * (w // ds)
                     a = (gram or losses.gram)(f_l).detach() * (m_x / m_s) * b[name][k]
                     grams[name] = grams[name] + a if name in grams else a
-    return Targets(c_targets, grams, (h, w))
+    return Targets(c_targets, grams, (h, w), statistic)
 
 
 def blend_weights(blend, n_styles: int, style_layers: Sequence[str], arch: str = "vgg19") -> dict[str, list[float]]:
@@ -324,6 +330,9 @@ class Objective:
                         for l in self.content_layers}
         if self.guide is not None:  # Gatys et al. 2017: E_l = sum_r lambda_r E_l,r (stylelab.masks)
             s_layers = {l: self.guide.layer_loss(l, feats[l], self.norm) for l in self.style_weights}
+        elif self.targets.statistic != "gram":  # another style statistic (stylelab.statistics)
+            s_layers = {l: statistics.loss(self.targets.statistic, feats[l], self.targets.grams[l])
+                        for l in self.style_weights}
         elif "style_layer_loss" in f or "gram" in f:
             s_layers = {l: self._style_layer(feats[l], self.targets.grams[l]) for l in self.style_weights}
         else:  # losses.style_layer_loss, with the backward pass of Eq. 6 (see _StyleLayerLoss)
@@ -627,7 +636,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         tol: float | None = None,
         patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
         progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None,
-        regions=None) -> Result:
+        regions=None, style_statistic: str = "gram") -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
@@ -671,6 +680,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     regions: spatial control (Gatys et al. 2017, guided Gram matrices): a
         :class:`stylelab.masks.Regions` or masks for one, region r matched to style image r
         (or to its part of one style image); the style term is :mod:`stylelab.masks`'.
+    style_statistic: what the style loss matches (:mod:`stylelab.statistics`): ``"gram"`` (the
+        papers' Gram matrices, Eqs. 3-4), ``"mean_std"``, ``"mmd_linear"`` or ``"mmd_gauss"``
+        (Li et al. 2017), with one style image.
     """
     functions = check_functions(functions)
     styles = _as_list(styles)
@@ -741,13 +753,21 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         if functions or blend is not None:
             raise SettingsError("regions= cannot be combined with functions= or blend=")
         settings["regions"] = regions.describe()
+    settings["style_statistic"] = statistics.check(style_statistic)
+    if style_statistic != "gram":  # stylelab.statistics: one style image, no Grams to mix
+        given = [o for o, v in (("regions=", regions is not None), ("functions=", bool(functions)),
+                                ("blend=", blend is not None)) if v]
+        if len(styles) > 1 or given:
+            raise SettingsError(f"style_statistic={style_statistic!r} takes one style image and no "
+                                f"{', '.join(given) or 'second style image'}; those work with 'gram'")
     if functions:  # whose functions made this image: the student's (the lessons' exercises)
         settings["functions"] = {k: getattr(f, "__qualname__", repr(f)) for k, f in functions.items()}
 
     def objective_at(hw):
         guide = regions.guide(model, hw, styles, style_layers, style_scale) if regions is not None else None
         targets = make_targets(model, hw, content, content_layers, styles if guide is None else [],
-                               style_layers if guide is None else [], blend, style_scale, gram=functions.get("gram"))
+                               style_layers if guide is None else [], blend, style_scale, gram=functions.get("gram"),
+                               statistic=style_statistic)
         return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm,
                          functions={k: v for k, v in functions.items() if k != "closure"}, guide=guide)
 
