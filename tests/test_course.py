@@ -492,21 +492,10 @@ def test_synthetic_student_edition_stops_at_its_first_stub(tmp_path):
 
 @pytest.fixture
 def lesson_env(monkeypatch):
-    """Real weights and sample images for the kernels (as in tests/test_notebooks.py)."""
-    from conftest import skip_or_fail
+    """Real weights and sample images for the kernels (tests/test_notebooks.py's set-up)."""
+    from test_notebooks import _kernel_env
 
-    from stylelab import config, data
-    from stylelab.errors import DataError
-
-    if not os.environ.get(config.ENV_WEIGHTS, "").strip():
-        skip_or_fail(f"the notebooks need real weights: set {config.ENV_WEIGHTS}=ARCH:CONVENTION:PATH")
-    try:
-        data.fetch()
-    except DataError as exc:
-        skip_or_fail(f"the notebooks need the sample images: {exc}")
-    if not os.environ.get("OMP_NUM_THREADS"):
-        monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("STYLELAB_TEST_THREADS", "1"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    _kernel_env(monkeypatch)
 
 
 @pytest.mark.notebook
