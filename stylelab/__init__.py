@@ -12,7 +12,8 @@ Modules: :mod:`~stylelab.vgg` (the network and its layer names),
 (the optimisation), :mod:`~stylelab.image`, :mod:`~stylelab.data`,
 :mod:`~stylelab.plot`, :mod:`~stylelab.exercises` (the lessons' checkers),
 :mod:`~stylelab.statistics` (what a style loss matches: Gram, mean/std, MMD),
-:mod:`~stylelab.film` (the optimisation as a film); the 2017
+:mod:`~stylelab.film` (the optimisation as a film); video style transfer (Ruder et al. 2016):
+:mod:`~stylelab.clip`, :mod:`~stylelab.flow`, :mod:`~stylelab.video`; the 2017
 controls :mod:`~stylelab.colour`, :mod:`~stylelab.masks` (with :mod:`~stylelab.segment`)
 and :mod:`~stylelab.scale`; the explorer and the ``stylelab`` command.
 """
@@ -21,6 +22,8 @@ from . import (
     colour, config, data, errors, exercises, film, image, lesson, losses, masks, metrics, paper, plot, scale, segment,
     statistics, vgg, weights,
 )
+from . import clip, flow, video  # video style transfer (Ruder et al. 2016)
+from . import features, patchnet  # other networks than the ImageNet VGG: random, trained by stylelab
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
 )
@@ -34,9 +37,10 @@ from .weights import load_vgg
 __version__ = "0.1.0"
 
 __all__ = [
-    "colour", "masks", "scale", "segment", "statistics", "film", "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
+    "colour", "masks", "scale", "segment", "statistics", "film", "clip", "flow", "video", "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
     "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
     "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",
     "VGG", "layer_table", "resolve_layer", "load_vgg", "__version__",
 ]
+__all__ += ["features", "patchnet"]

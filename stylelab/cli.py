@@ -284,6 +284,10 @@ def _add_output(p):
                         "settings, final losses and the loss history. Never an input file")
 
 
+#: stylelab.features.names(), without importing torch (a test keeps them equal).
+_FEATURES = ("vgg16", "vgg19", "random-vgg", "random-filters", "patch-cnn", "autoencoder")
+
+
 def _add_network(p):
     g = p.add_argument_group("network")
     g.add_argument("--weights", metavar="NAME|PATH",
@@ -301,6 +305,11 @@ def _add_network(p):
                    help="use the weights as trained instead of the paper's normalised network (filters "
                         "rescaled so each has mean activation 1 over images and positions, CVPR 2016 sec. 2)")
     g.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $STYLELAB_DEVICE, else the best available)")
+    g.add_argument("--features", choices=_FEATURES, metavar="|".join(_FEATURES),
+                   help="the network whose responses are matched (stylelab.features): vgg16 / vgg19 (ImageNet), "
+                        "random-vgg (random weights), random-filters (one layer of random multi-scale filters, "
+                        "Ustyuzhaninov et al. 2017), patch-cnn or autoencoder (small networks stylelab trains on the "
+                        "sample images' patches, once, then cached). Default: the --weights network")
 
 
 def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise"):
@@ -426,7 +435,36 @@ def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
         "seed": args.seed, "optimizer": args.optimizer, "steps": args.steps, "lr": args.lr,
         "progress": not args.quiet, "init": init, "scales": args.scales, "tol": args.tol,
         "patience": args.patience,
+        **_features(args, ws),
     }
+
+
+def _features(args, ws) -> dict:
+    """--features: run()'s ``features=`` (stylelab.features); an ImageNet VGG named there follows
+    --weights if given, else $STYLELAB_WEIGHTS if it is that network, else the registry's."""
+    if not getattr(args, "features", None):
+        return {}
+    if args.weights is None and args.features in ("vgg16", "vgg19"):
+        return {"features": args.features, "weights": None}
+    return {"features": args.features}
+
+
+def _arch(args, kw: dict) -> str:
+    """The layout whose layer names the options use: the --features network's, else the weights'."""
+    if not kw.get("features"):
+        return kw["weights"].arch
+    from .features import arch_of
+
+    return arch_of(kw["features"], kw["weights"])
+
+
+def _own(arch: str, content, style) -> tuple[list, list]:
+    """The paper's default layers, or a network's own where it has no such layers (the filter bank)."""
+    if arch in ("vgg16", "vgg19"):
+        return list(content), list(style)
+    from .features import own_layers
+
+    return own_layers(arch, content, style)
 
 
 def _engine_defaults() -> tuple[float, int]:
@@ -458,7 +496,7 @@ def _style_kwargs(args, arch: str, n_styles: int) -> dict:
     from .transfer import layer_weights
     from .vgg import PAPER_STYLE_LAYERS, resolve_layers
 
-    style_layers = resolve_layers(args.style_layers or list(PAPER_STYLE_LAYERS), arch)
+    style_layers = resolve_layers(args.style_layers or _own(arch, [], PAPER_STYLE_LAYERS)[1], arch)
     if isinstance(args.layer_weights, list):
         layer_weights(style_layers, args.layer_weights)  # count and all-zero checks
     if args.blend is not None:
@@ -594,8 +632,8 @@ def _cmd_transfer(args) -> int:
     out = _check_output(args.output)
     inputs = _Inputs()
     kw = _common(args, inputs, T.INITS)
-    arch = kw["weights"].arch
-    kw["content_layers"] = resolve_layers(args.content_layers, arch)
+    arch = _arch(args, kw)
+    kw["content_layers"] = resolve_layers(_own(arch, args.content_layers, [])[0], arch)
     kw.update(_style_kwargs(args, arch, len(args.styles)))
     kw["alpha"], kw["beta"], kw["ratio"] = args.alpha, args.beta, args.ratio
     T._weights(args.alpha, args.beta, args.ratio, True, True)  # the same checks run() makes, now
@@ -658,7 +696,7 @@ def _cmd_texture(args) -> int:
     out = _check_output(args.output)
     inputs = _Inputs()
     kw = _common(args, inputs, ("noise", "style"))
-    arch = kw["weights"].arch
+    arch = _arch(args, kw)
     kw.update(_style_kwargs(args, arch, len(args.styles)))
     style_paths = [inputs.image(s, "style") for s in args.styles]
     inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
@@ -684,8 +722,8 @@ def _cmd_reconstruct(args) -> int:
     out = _check_output(args.output)
     inputs = _Inputs()
     kw = _common(args, inputs, ("noise", "content"))
-    arch = kw["weights"].arch
-    layers = resolve_layers(args.layer, arch)
+    arch = _arch(args, kw)
+    layers = resolve_layers(_own(arch, args.layer, [])[0], arch)
     content_path = inputs.image(args.content, "content")
     inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
                          out if args.save_every else None)
@@ -1116,8 +1154,15 @@ def _add_course(sub) -> None:
     course.add_cli(sub)
 
 
+def _add_video(sub) -> None:
+    """``stylelab video``: style transfer for a clip (Ruder et al. 2016, :mod:`stylelab.video`)."""
+    from . import video
+
+    video.add_cli(sub)
+
+
 COMMANDS = (_add_transfer, _add_texture, _add_reconstruct, _add_weights, _add_data, _add_layers,
-            _add_reproduce, _add_lessons, _add_course)
+            _add_reproduce, _add_lessons, _add_course, _add_video)
 
 
 # --------------------------------------------------------------------------------------

@@ -5,9 +5,11 @@
     explorer.display()
 
 Choose a content and a style image (a sample or an upload), the size, alpha/beta,
-the content layer, the style layers and their weights, the start image, the
-optimiser, coarse-to-fine stages, the stopping rule, the pooling and the
-regularisers, or load a figure's settings from the preset menu, then press Run.
+the content layer, the style layers and their weights, what the style loss matches
+(the style statistic), the network whose features it matches, the start image, the
+optimiser, coarse-to-fine stages, the stopping rule, the pooling and the regularisers,
+or load a figure's settings from the preset menu, then press Run (with *record a film* ticked, the run is also kept as a
+film of the image as it forms, :mod:`stylelab.explorer_film`).
 The optimisation runs in a background thread, so the notebook stays responsive:
 the progress bar, the current image and the loss curves update while it runs, and
 Stop ends it before the next step, keeping the best image so far. Every finished
@@ -23,14 +25,16 @@ loss) appear as one red line in the widget, never as a traceback.
 Everything the widgets do is also a method, so the explorer can be scripted and
 tested without a browser: :meth:`~Explorer.apply_preset`, :meth:`~Explorer.run`,
 :meth:`~Explorer.stop`, :meth:`~Explorer.wait`, :meth:`~Explorer.save`,
-:meth:`~Explorer.add_upload`, :meth:`~Explorer.compare`.
+:meth:`~Explorer.add_upload`, :meth:`~Explorer.compare`, :meth:`~Explorer.save_film`.
 
 The explorer is split into flat modules: this one (settings, presets and profiles,
 running), :mod:`stylelab.explorer_widgets` (the widgets and their layout),
 :mod:`stylelab.explorer_images` (the image menus, uploads, loading),
 :mod:`stylelab.explorer_history` (the large view, the history, Save, the
-comparison), :mod:`stylelab.explorer_controls` (the 2017 regions and scale controls)
-and :mod:`stylelab.explorer_common` (what they share).
+comparison), :mod:`stylelab.explorer_controls` (the 2017 regions and scale controls,
+the style statistic), :mod:`stylelab.explorer_features` (the network menu),
+:mod:`stylelab.explorer_film` (a run's film) and
+:mod:`stylelab.explorer_common` (what they share).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from .explorer_common import (_GREEN, _GREY, _RED, CUSTOM, NONE, PAPER_SETTINGS,
                               scales_text, transfer)
 from .explorer_controls import ExplorerControls
 from .explorer_controls import check as _check_controls
+from .explorer_features import ExplorerFeatures
+from .explorer_film import ExplorerFilm
 from .explorer_history import ExplorerHistory
 from .explorer_images import ExplorerImages
 from .explorer_widgets import ExplorerWidgets
@@ -68,7 +74,7 @@ __all__ = ["Explorer", "Run", "RunSpec", "NONE", "UPLOAD_PREFIX"]
 log = logging.getLogger(__name__)
 
 
-class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControls):
+class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControls, ExplorerFeatures, ExplorerFilm):
     """An ipywidgets explorer of Gatys et al.'s style transfer.
 
     model: a :class:`~stylelab.vgg.VGG` to use (tests pass a tiny random one); else the
@@ -88,7 +94,8 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
 
     The widgets are attributes (``ratio``, ``content``, ``style``, ``style_layers`` (a
     dict layer -> Checkbox), ``layer_weights`` (layer -> FloatText), ``stages``,
-    ``stop_early``, ``tol``, ``run_button``, ``stop_button``, ``preview``, ``curves``,
+    ``stop_early``, ``tol``, ``style_statistic``, ``features``, ``film``, ``film_frames``,
+    ``film_format``, ``film_view``, ``run_button``, ``stop_button``, ``preview``, ``curves``,
     ``progress``, ``message``, ``history_box``, ...); :attr:`widget` is the whole box.
     """
 
@@ -224,7 +231,9 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             "normalized": bool(self.normalized.value) if self._model is None else None,
             "preset": self.preset.value or None,
             "profile": self.profile.value,
-            **self._control_settings(),  # regions, fine style: stylelab.explorer_controls
+            **self._control_settings(),  # regions, fine style, style statistic: stylelab.explorer_controls
+            **self._features_settings(),  # the network: stylelab.explorer_features
+            **self._film_settings(),  # record a film: stylelab.explorer_film
         }
 
     def _snapshot(self) -> RunSpec:
@@ -345,7 +354,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             simple = {"init": self.init, "seed": self.seed, "optimizer": self.optimizer, "lr": self.lr,
                       "steps": self.steps, "pooling": self.pooling, "tv_weight": self.tv_weight,
                       "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour,
-                      **self._control_fields()}
+                      "features": self.features, **self._control_fields()}
             if self._model is None:
                 simple["normalized"] = self.normalized
             for key, w in simple.items():
@@ -443,6 +452,8 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
         return True
 
     def _get_model(self, s: Mapping[str, Any]) -> VGG:
+        if s.get("features"):  # another extractor (stylelab.explorer_features)
+            return self._features_model(s)
         if self._model is not None:
             if self._model.pooling == s["pooling"]:
                 return self._model
@@ -473,7 +484,8 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             self.status.value = "running"
             try:
                 engine = self._engine(s, content, style, spec.images)  # the 2017 controls choose the function
-                result = engine(callback=self._live_view(s, records), every=1, progress=False, stop=stop_event,
+                callback = self._film_recorder(s, self._live_view(s, records))  # a Film only if asked for
+                result = engine(callback=callback, every=1, progress=False, stop=stop_event,
                                 desc=f"explorer run {spec.number}", **kwargs)
                 status = "stopped" if (result.stopped or result.interrupted) else "finished"
             except NonFiniteLossError as exc:
@@ -487,6 +499,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
                 self._add_card(run)
                 if status in ("finished", "stopped"):
                     self._message(self._outcome(run), _GREEN)
+                self._film_finish(run, callback)  # stylelab.explorer_film: encode and show it
             elif status == "stopped":
                 self._info(f"run #{spec.number} stopped before its first step")
         except Exception as exc:  # noqa: BLE001
@@ -542,12 +555,13 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
     def _run_kwargs(self, s: Mapping[str, Any], model: VGG, has_content: bool, has_style: bool) -> dict:
         content_layers = [s["content_layer"]] if (has_content and s["content_layer"]) else []
         style_layers = list(s["style_layers"]) if has_style else []
+        content_layers, style_layers = self._own_layers(model, content_layers, style_layers)  # e.g. random filters
         style_weights = None
         if style_layers:
             channels = {l.name: l.channels for l in model.layers}
             base = transfer.layer_weights(style_layers, transfer.CONVENTIONS[s["convention"]]["style_weights"],
                                           channels)
-            style_weights = {l: base[l] * s["layer_weights"][l] for l in style_layers}
+            style_weights = {l: base[l] * s["layer_weights"].get(l, 1.0) for l in style_layers}
         return dict(model=model, content_layers=content_layers, style_layers=style_layers,
                     style_weights=style_weights, ratio=s["ratio"], tv_weight=s["tv_weight"], gamma=s["gamma"],
                     convention=s["convention"], init=s["init"], seed=s["seed"], optimizer=s["optimizer"],

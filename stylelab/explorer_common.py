@@ -8,7 +8,10 @@
 - :mod:`stylelab.explorer_images` the image menus: samples, in-memory images, uploads;
 - :mod:`stylelab.explorer_history` the large view of a run, the history cards, Save,
   and the comparison of two runs;
-- :mod:`stylelab.explorer_controls` the 2017 paper's regions and scale controls;
+- :mod:`stylelab.explorer_controls` the 2017 paper's regions and scale controls, and
+  the style statistic (Li et al. 2017);
+- :mod:`stylelab.explorer_features` the network menu (:mod:`stylelab.features`);
+- :mod:`stylelab.explorer_film` the film of a run (record, show, download, save);
 - this module, which the others import (it imports none of them).
 """
 
@@ -45,7 +48,8 @@ CUSTOM = ""
 #: its alpha/beta ratios refer to.
 PAPER_SETTINGS = {"convention": "gatys_code", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
                   "tv_weight": 0.0, "gamma": 0.0, "init": "noise", "preserve_colour": "",
-                  "regions": "", "fine_style": NONE, "split": "relu3_1", "scale_method": "paper"}  # explorer_controls
+                  "regions": "", "fine_style": NONE, "split": "relu3_1", "scale_method": "paper",
+                  "style_statistic": "gram", "features": ""}  # explorer_controls, explorer_features
 #: The coarse-to-fine stages the menu offers (1: the paper's single size).
 STAGES = (1, 2, 3, 4)
 PREVIEW_WIDTH = 320  # px on screen
@@ -75,6 +79,7 @@ class Run:
     settings: Mapping[str, Any]  # the explorer's frozen snapshot (content, style, ratio, layers, ...)
     result: transfer.Result
     status: str  # "finished" | "stopped" | "diverged"
+    film: Any = None  # its film, encoded (stylelab.explorer_film.RunFilm), if it recorded one
 
     @property
     def label(self) -> str:

@@ -2,7 +2,8 @@
 :class:`stylelab.explorer.Explorer`).
 
 Gatys, Ecker, Bethge, Hertzmann & Shechtman, *Controlling Perceptual Factors in Neural
-Style Transfer*, CVPR 2017:
+Style Transfer*, CVPR 2017, and the style statistic of Li, Wang, Liu & Hou, *Demystifying
+Neural Style Transfer*, IJCAI 2017:
 
 - **spatial control** (:mod:`stylelab.masks`, guided Gram matrices): the *regions* menu.
   "sky / town" splits the content image into its sky and the rest with
@@ -19,18 +20,30 @@ combine: the scale mix makes one style image for the whole picture (or one set o
 targets per layer, with the blend the regions cannot take), the regions need one style per
 region (:func:`stylelab.transfer.run`: ``regions=`` takes no ``blend=``). Both combine
 with *keep colours* (:mod:`stylelab.colour`), as the engine's functions do.
+
+- **style statistic** (:mod:`stylelab.statistics`): what the style loss matches at each
+  style layer: the Gram matrices of Eq. 4 (the paper), the channels' means and standard
+  deviations, or the linear or Gaussian MMD between the sets of feature vectors
+  (``run(style_statistic=...)``). The others match ONE style image over the whole picture:
+  the regions (guided Grams) and the per-layer Gram mix of the fine style do not take them
+  (:func:`stylelab.transfer.run` refuses), so the one chosen first disables the other, a
+  note under the menu says why, and Run refuses what is left with one line. With a fine
+  style and the authors' mix, the new style image is made with Grams (as their code does)
+  and the transfer then matches the chosen statistic.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import torch
 
+from . import statistics
 from .errors import SettingsError
-from .explorer_common import _GREY, NONE, _pretty, transfer
+from .explorer_common import _GREY, _RED, NONE, _pretty, transfer
 from .scale import DEFAULT_SPLIT
 
 W = widgets
@@ -40,7 +53,8 @@ REGIONS = (("none (the paper)", ""), ("sky / town", "sky-town"))
 #: The split menu's layers (the first coarse layer), where the network has them.
 SPLITS = ("relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: What a figure preset resets them to (the 2016 paper's method): see ``PAPER_SETTINGS``.
-DEFAULTS = {"regions": "", "fine_style": NONE, "split": DEFAULT_SPLIT, "scale_method": "paper"}
+DEFAULTS = {"regions": "", "fine_style": NONE, "split": DEFAULT_SPLIT, "scale_method": "paper",
+            "style_statistic": statistics.DEFAULT_STATISTIC}
 
 
 def engine_call(s: Mapping[str, Any], content: torch.Tensor | None, style: torch.Tensor | None,
@@ -55,8 +69,13 @@ def engine_call(s: Mapping[str, Any], content: torch.Tensor | None, style: torch
     - regions "sky / town": :func:`stylelab.transfer.transfer` with ``[style, town style]``
       and ``regions=masks.Regions([sky, 1 - sky])``, the sky from
       :func:`stylelab.segment.sky_mask` of the content image (at the run's size);
-    - else the paper's :func:`stylelab.transfer.transfer(content, style)`.
+    - else the paper's :func:`stylelab.transfer.transfer(content, style)`;
+    - a style statistic other than the Gram matrix adds ``style_statistic=`` (with a style image).
     """
+    stat = s.get("style_statistic") or statistics.DEFAULT_STATISTIC
+    if stat != statistics.DEFAULT_STATISTIC and style is not None:
+        fn, args, extra = engine_call({**s, "style_statistic": None}, content, style, load)
+        return fn, args, {**extra, "style_statistic": stat}
     if s.get("fine_style"):
         from . import scale
 
@@ -96,6 +115,15 @@ def check(s: Mapping[str, Any]) -> None:
         if s.get("regions"):
             raise SettingsError("regions and fine style do not combine (the scale mix makes one style for the whole "
                                 "picture, the regions need one per region); set one of them to none")
+    stat = s.get("style_statistic") or statistics.DEFAULT_STATISTIC
+    if stat != statistics.DEFAULT_STATISTIC and s.get("style"):
+        if s.get("regions"):
+            raise SettingsError(f"the regions match guided Gram matrices, one per region; the style statistic {stat} "
+                                f"matches one style image over the whole picture: set regions to none or the "
+                                f"style statistic to gram")
+        if s.get("fine_style") and s.get("scale_method") == "layers":
+            raise SettingsError(f"the per-layer mix matches two paintings' Gram matrices; the style statistic {stat} "
+                                f"takes one style image: choose the mix 'a new style image', or the statistic gram")
 
 
 class ExplorerControls:
@@ -137,14 +165,48 @@ class ExplorerControls:
             self.scale_method,
         ], layout=W.Layout(border="1px solid #ddd", padding="4px 8px", margin="0 0 6px 0"))
 
+    def _build_statistic(self) -> widgets.VBox:
+        """The style statistic menu and its note (shown in the loss section)."""
+        self.style_statistic = W.Dropdown(
+            options=[(f"{statistics.REGISTRY[n].title} ({n})", n) for n in statistics.STATISTICS],
+            value=statistics.DEFAULT_STATISTIC, description="style statistic", style=_DW,
+            layout=W.Layout(width="400px"),
+            tooltip="what the style loss matches at each style layer (stylelab.statistics): the Gram matrices "
+                    "(the paper), or Li et al. 2017's means and standard deviations, linear or Gaussian MMD")
+        self.statistic_note = W.HTML("")
+        self.statistic_note.add_class("stylelab-statistic-note")
+        for w in (self.style_statistic, self.scale_method, self.style):
+            w.observe(self._on_controls, "value")
+        self._on_controls()
+        return W.VBox([self.style_statistic, self.statistic_note])
+
+    def _statistic_note(self) -> tuple[str, str]:
+        """(the line under the style statistic menu, its colour)."""
+        stat = statistics.REGISTRY[self.style_statistic.value]
+        text, colour = f"{stat.equation} ({stat.paper})", _GREY
+        if self.style.value == NONE:
+            return "no style image: no style loss to match", _GREY
+        if stat.name == statistics.DEFAULT_STATISTIC:
+            if self.regions.value:
+                text += "; the only choice with regions (guided Gram matrices): set regions to none for the others"
+            return text, colour
+        if self.regions.value:
+            return ("the regions match guided Gram matrices: set regions to none, or this menu to gram", _RED)
+        text += "; regions are off: they need the Gram matrices"
+        if self.fine_style.value != NONE and self.scale_method.value == "layers":
+            return ("the per-layer mix of fine style matches Gram matrices: choose the mix 'a new style image' "
+                    "(its new style image is made with Grams, the transfer matches this statistic)", _RED)
+        return text, colour
+
     def _control_widgets(self) -> list[widgets.Widget]:
         """The widgets whose change makes the preset menu show no preset."""
-        return [self.regions, self.region_style, self.fine_style, self.split, self.scale_method]
+        return [self.regions, self.region_style, self.fine_style, self.split, self.scale_method,
+                self.style_statistic]
 
     def _control_fields(self) -> dict[str, widgets.Widget]:
         """Setting -> widget, for the presets (:data:`DEFAULTS` reset them)."""
         return {"regions": self.regions, "fine_style": self.fine_style, "split": self.split,
-                "scale_method": self.scale_method}
+                "scale_method": self.scale_method, "style_statistic": self.style_statistic}
 
     def _image_menus(self) -> tuple[widgets.Dropdown, ...]:
         """The extra image menus (an upload is added to them too)."""
@@ -156,11 +218,21 @@ class ExplorerControls:
         fine = None if self.fine_style.value == NONE else self.fine_style.value
         town = None if self.region_style.value == NONE else self.region_style.value
         return {"regions": regions, "region_style": town if regions else None, "fine_style": fine,
-                "split": self.split.value if fine else None, "scale_method": self.scale_method.value if fine else None}
+                "split": self.split.value if fine else None, "scale_method": self.scale_method.value if fine else None,
+                "style_statistic": self.style_statistic.value}
 
     def _on_controls(self, change=None) -> None:
         self.region_style.disabled = not self.regions.value
         self.split.disabled = self.scale_method.disabled = self.fine_style.value == NONE
+        if not hasattr(self, "style_statistic"):  # while the widgets are built
+            return
+        # The regions and a statistic other than the Gram matrix exclude each other: the one chosen first
+        # disables the other (both set from code: Run says why, check()).
+        gram = self.style_statistic.value == statistics.DEFAULT_STATISTIC
+        self.regions.disabled = not gram and not self.regions.value
+        self.style_statistic.disabled = gram and bool(self.regions.value)
+        text, colour = self._statistic_note()
+        self.statistic_note.value = f"<span style='color:{colour};font-size:11px'>{html.escape(text)}</span>"
 
     def _engine(self, s: Mapping[str, Any], content, style, images=None) -> Callable:
         """The engine function for settings ``s``, with its images bound: call it with the
@@ -183,4 +255,6 @@ class ExplorerControls:
             parts.append(f"sky {_pretty(s['style'])} / town {_pretty(s['region_style'])}")
         if s.get("fine_style"):
             parts.append(f"fine {_pretty(s['fine_style'])} before {s['split']} ({s['scale_method']})")
+        if s.get("style") and s.get("style_statistic", statistics.DEFAULT_STATISTIC) != statistics.DEFAULT_STATISTIC:
+            parts.append(f"style statistic {s['style_statistic']}")
         return " · ".join(parts)

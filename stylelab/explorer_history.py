@@ -18,9 +18,9 @@ from .errors import SettingsError, StylelabError
 from .explorer_common import (_GREEN, _GREY, _RED, PREVIEW_WIDTH, THUMB_WIDTH, Run, _figure_png, _fmt, _guarded,
                               _pretty, _thaw, n_stages, png_bytes, scales_text)
 
-#: Settings the comparison never lists (the profile and preset names, the redraw rate;
-#: ``stages`` is shown as ``scales``, the sizes).
-_NOT_COMPARED = ("preset", "every", "profile", "stages")
+#: Settings the comparison never lists (the profile and preset names, the redraw rate, the
+#: film, which changes no image; ``stages`` is shown as ``scales``, the sizes).
+_NOT_COMPARED = ("preset", "every", "profile", "stages", "film")
 #: How the comparison shows a few settings (the others: :func:`~stylelab.explorer_common._fmt`).
 _COMPARE_FORMAT = {
     "scales": lambda v: scales_text(v),
@@ -84,6 +84,7 @@ class ExplorerHistory:
             self.progress.value = r.steps_done
         self._draw_curves(r.history)
         self.preview.value = png_bytes(r.image, PREVIEW_WIDTH // 2)
+        self._show_film(run)  # stylelab.explorer_film; hidden if the run has no film
 
     def show(self, run_index: int | Run = -1) -> None:
         """Show a run of the history in the preview (what a card's Show button does)."""
@@ -111,7 +112,7 @@ class ExplorerHistory:
 
     def _caption(self, run: Run) -> str:
         s, r = run.settings, run.result
-        layers = s["style_layers"] if s["style"] else ()
+        layers = r.settings.get("style_layers", s["style_layers"] if s["style"] else ())  # the network's own, if mapped
         stages = n_stages(s)
         steps = (f"{r.steps_done}/{s['steps']} steps" if stages == 1
                  else f"{stages} stages, ≤ {s['steps']} steps each")
@@ -122,6 +123,7 @@ class ExplorerHistory:
             f"style {len(layers)} layer{'s' if len(layers) != 1 else ''}"
             + (f" (to {layers[-1]})" if layers else "") + f" · {s['size']} px",
             f"{'L-BFGS' if s['optimizer'] == 'lbfgs' else 'Adam'} · {s['init']} · {s['pooling']} pool",
+            f"network {html.escape(s['features'])}" if s.get("features") else "",  # stylelab.explorer_features
             html.escape(scales_text(s["scales"])) if stages > 1 else "",
             html.escape(self._control_caption(s)),  # keep colours, regions, fine style
             f"{steps} · {r.wall_time:.1f} s" + (f" · tol {s['tol']:.2g}" if s.get("tol") is not None else ""),
@@ -178,17 +180,20 @@ class ExplorerHistory:
 
     def save(self, run_index: int | Run = -1, path: str | os.PathLike | None = None) -> Path | None:
         """Save a run's image as PNG (or JPEG by suffix) with its settings, final losses
-        and loss history as JSON beside it. ``run_index``: the run's number as shown
+        and loss history as JSON beside it, and its film (if it recorded one) with the same
+        name and the film's suffix. ``run_index``: the run's number as shown
         (``#3`` -> 3), or negative to count from the newest (-1). ``path`` defaults to
         ``output_dir/run-NNN.png``. Returns the path, or None (and a message) on failure."""
         try:
             run = self._run(run_index)
             target = Path(path) if path is not None else self.output_dir / f"run-{run.number:03d}.png"
             written = run.result.save(target)
+            film = self._write_film(run, written)  # stylelab.explorer_film; None: no film
         except Exception as exc:  # noqa: BLE001
             self._report(exc)
             return None
-        self._message(f"saved run #{run.number} to {written} and {written.with_suffix('.json').name}", _GREEN)
+        names = [str(written), written.with_suffix(".json").name] + ([film.name] if film is not None else [])
+        self._message(f"saved run #{run.number} to {', '.join(names[:-1])} and {names[-1]}", _GREEN)
         return written
 
     # ------------------------------------------------------------------ comparison

@@ -3,7 +3,8 @@
 :class:`ExplorerWidgets` creates every widget as an attribute of the explorer, wires
 the events to the explorer's handlers and lays the sections out: the images, the
 loss, the optimisation (with the coarse-to-fine stages and the stopping rule) on the
-left; Run/Stop, progress, the image and the loss curves on the right; the history
+left; Run/Stop, the film option, progress, the image, the loss curves and the film on
+the right; the history
 and the comparison below.
 """
 
@@ -141,6 +142,7 @@ class ExplorerWidgets:
             W.HBox([self.content_layer, self.convention]),
             W.HTML(f"<span style='color:{_GREY}'>style layers and their weights (× the convention's w_l)</span>"),
             *rows,
+            self._build_statistic(),  # what the style loss matches: stylelab.explorer_controls
             W.HBox([self.tv_weight, self.gamma]),
         )
 
@@ -193,6 +195,7 @@ class ExplorerWidgets:
                    layout=W.Layout(align_items="center")),
             W.HBox([self.stop_early, self.tol], layout=W.Layout(align_items="center")),
             W.HBox([_labelled("pooling", self.pooling), self.normalized]),
+            self._build_features(),  # the network: stylelab.explorer_features
         )
 
     def _build_output(self, steps) -> widgets.VBox:
@@ -212,13 +215,16 @@ class ExplorerWidgets:
         self.curves = W.Image(value=b"", format="png", layout=W.Layout(width="400px", display="none"))
         self.curves.add_class("stylelab-curves")
         self.per_layer = W.Checkbox(value=False, description="per-layer curves", indent=False)
+        film_row, film_view = self._build_film()  # stylelab.explorer_film
         return W.VBox([
             W.HBox([self.run_button, self.stop_button]),
+            film_row,
             W.HBox([self.progress, self.status]),
             self.message,
             self.preview,
             self.per_layer,
             self.curves,
+            film_view,
         ], layout=W.Layout(flex="1 1 auto", padding="0 0 0 12px"))
 
     def _build_history(self) -> None:
@@ -255,7 +261,8 @@ class ExplorerWidgets:
         return [self.content, self.style, self.size, self.ratio, self.content_layer, self.convention,
                 *self.style_layers.values(), *self.layer_weights.values(), self.tv_weight, self.gamma,
                 self.init, self.seed, self.optimizer, self.lr, self.steps, self.stages, self.stop_early,
-                self.tol, self.pooling, self.normalized, self.preserve_colour, *self._control_widgets()]
+                self.tol, self.pooling, self.normalized, self.preserve_colour, self.features,
+                *self._control_widgets()]
 
     def _refresh_stages(self, change=None) -> None:
         """The stage sizes beside the stages control; in red when the first stage is

@@ -24,6 +24,9 @@ PAPER_CVPR = 'Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional N
 PAPER_2017 = ('Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural Style '
               'Transfer", CVPR 2017')
 PAPER_LI_2017 = 'Li, Wang, Liu & Hou, "Demystifying Neural Style Transfer", IJCAI 2017'
+PAPER_RUDER_2016 = 'Ruder, Dosovitskiy & Brox, "Artistic Style Transfer for Videos", GCPR 2016'
+PAPER_USTYUZHANINOV_2017 = ('Ustyuzhaninov, Brendel, Gatys & Bethge, "What does it take to generate natural '
+                            'textures?", ICLR 2017')
 
 #: The growing style layer sets of Fig. 1 (style row) and the rows of Fig. 3.
 STYLE_LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: k + 1] for k in range(len(PAPER_STYLE_LAYERS)))
@@ -151,6 +154,23 @@ FIGURES = {
                "as a number.",
                {"style": "starry_night", "content": "tubingen",
                 "statistics": ["gram", "mean_std", "mmd_linear", "mmd_gauss"]}),
+        Figure("13", "13_video", "Video: style transfer that does not flicker", PAPER_RUDER_2016,
+               "Ruder et al. 2016, Sec. 3 and Table 1",
+               "A clip made from the Neckarfront (a slow camera pan and zoom with a moving ball, so the true "
+               "optical flow is known) stylised frame by frame from white noise, from the previous stylised frame "
+               "warped along the optical flow, and with Ruder et al.'s temporal loss as well: the same frames side "
+               "by side, their films, and the temporal error against the true flow.",
+               {"content": "tubingen", "style": "starry_night",
+                "methods": ["independent", "prev_warped", "temporal"]}),
+        Figure("14", "14_which_network", "Which network? ImageNet VGG, random weights, trained by stylelab",
+               PAPER_USTYUZHANINOV_2017, "beyond the papers: other feature extractors",
+               "Not a figure of Gatys et al.: a texture of one painting and a transfer onto the Neckarfront with "
+               "five networks (the ImageNet VGG, the same VGG with random weights, one layer of random multi-scale "
+               "filters, and a small patch classifier and an autoencoder that stylelab trains in minutes), each "
+               "result judged by the ImageNet VGG's style and content distances.",
+               {"style": "starry_night", "content": "tubingen",
+                "networks": ["imagenet", "random-vgg", "random-filters", "patch-cnn", "autoencoder"],
+                "optimizer": "adam"}),
     )
 }
 
@@ -234,6 +254,12 @@ LESSON_PROFILES = {
     "12": {"quick": {"size": 96, "steps": 60, "stages": 1}},
     # four textures and two transfers, one size (the Gaussian MMD's sample is per size)
     "15": {"quick": {"size": 96, "steps": 60, "stages": 1}, "student": {"stages": 1}},
+    # a clip: steps is the first frame's (and every independent frame's); one size, few frames in quick
+    "13": {"quick": {"size": 96, "steps": 50, "stages": 1}, "student": {"size": 192, "steps": 300, "stages": 1,
+                                                                       "tol": None}},
+    # ten runs with five networks (a 55 px filter bank among them) and two trainings: one small size
+    "14": {"quick": {"size": 80, "steps": 60, "stages": 1}, "student": {"size": 160, "steps": 300, "stages": 1,
+                                                                       "tol": None}},
 }
 
 

@@ -132,6 +132,27 @@ def layer_weights(layers: Sequence[str], weights=None, channels: dict[str, int] 
     return out
 
 
+#: Names an extra term cannot take: the keys of a history record.
+RECORD_KEYS = ("step", "time", "total", "content", "style", "tv", "l2", "content_layers", "style_layers",
+               "stage", "size")
+
+
+def check_extra_terms(extra_terms) -> dict:
+    """``extra_terms`` as a dict name -> ``term(x)`` (None: {}): each takes the image being
+    optimised, (1, 3, H, W) on the model's device, and returns a scalar tensor with autograd,
+    already weighted, that is added to L_total (Eq. 7) and recorded in the history under its name."""
+    if extra_terms is None:
+        return {}
+    if not isinstance(extra_terms, dict):
+        raise SettingsError(f"extra_terms must be a dict name -> function, got {type(extra_terms).__name__}")
+    for k, term in extra_terms.items():
+        if not isinstance(k, str) or not k or k in RECORD_KEYS:
+            raise SettingsError(f"extra term name {k!r} must be a new non-empty name, not one of {RECORD_KEYS}")
+        if not callable(term):
+            raise SettingsError(f"extra_terms[{k!r}] is not callable")
+    return dict(extra_terms)
+
+
 def check_functions(functions) -> dict:
     """``functions`` as a dict of callables with names from :data:`FUNCTIONS` (None: {})."""
     if functions is None:
@@ -306,9 +327,10 @@ class Objective:
 
     def __init__(self, model: VGG, targets: Targets, content_layers: Sequence[str], style_weights: dict[str, float],
                  alpha: float = 1.0, beta: float = 1e3, tv_weight: float = 0.0, gamma: float = 0.0,
-                 norm: str = "paper", functions: dict | None = None, guide=None):
+                 norm: str = "paper", functions: dict | None = None, guide=None, extra_terms: dict | None = None):
         losses._check_norm(norm)
         self.functions = check_functions(functions)
+        self.extra_terms = check_extra_terms(extra_terms)  # name -> term(x), added to L_total (e.g. stylelab.video)
         self.guide = guide  # spatial control: per-region guided Grams (stylelab.masks.Guide)
         self.model = model
         self.targets = targets
@@ -346,8 +368,11 @@ class Objective:
             total = f["total_loss"](content, style, self.alpha, self.beta) + self.tv_weight * tv + self.gamma * l2
         else:
             total = losses.total_loss(content, style, self.alpha, self.beta, tv, self.tv_weight, l2, self.gamma)
+        extra = {k: term(image) for k, term in self.extra_terms.items()}
+        if extra:
+            total = total + sum(extra.values())
         parts = {"content": content, "style": style, "tv": tv, "l2": l2,
-                 "content_layers": c_layers, "style_layers": s_layers}
+                 "content_layers": c_layers, "style_layers": s_layers, "extra": extra}
         return total, parts
 
     def _factor(self, features: torch.Tensor, term: str) -> float:
@@ -379,6 +404,7 @@ def _record(step: int, elapsed: float, total, parts) -> dict:
         "tv": float(parts["tv"].detach()), "l2": float(parts["l2"].detach()),
         "content_layers": {k: float(v.detach()) for k, v in parts["content_layers"].items()},
         "style_layers": {k: float(v.detach()) for k, v in parts["style_layers"].items()},
+        **{k: float(v.detach()) for k, v in parts.get("extra", {}).items()},
     }
 
 
@@ -624,7 +650,7 @@ def _as_list(x) -> list:
 
 
 def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[torch.Tensor] | None = None, *,
-        model: VGG | None = None, weights=None, pooling: str = "avg", normalized: bool = True,
+        model: VGG | None = None, features=None, weights=None, pooling: str = "avg", normalized: bool = True,
         device=None, content_layers: Sequence[str] | str | None = (PAPER_CONTENT_LAYER,),
         style_layers: Sequence[str] | None = PAPER_STYLE_LAYERS, style_weights=None,
         alpha: float | None = None, beta: float | None = None, ratio: float | None = None,
@@ -636,12 +662,15 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         tol: float | None = None,
         patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
         progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None,
-        regions=None, style_statistic: str = "gram") -> Result:
+        regions=None, style_statistic: str = "gram", extra_terms: dict | None = None) -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
     model: a :class:`~stylelab.vgg.VGG`; else one is loaded from ``weights``,
         ``pooling``, ``normalized`` and ``device`` (see :func:`stylelab.weights.load_vgg`).
+    features: another feature extractor by name (:func:`stylelab.features.names`: ``"random-vgg"``,
+        ``"random-filters"``, ``"patch-cnn"``, ...) in place of ``model``; the paper's default
+        layers become the extractor's own where it lacks them (:func:`stylelab.features.own_layers`).
     alpha, beta: the weights of Eq. 7; or ``ratio`` = alpha/beta (alpha 1, beta 1/ratio).
     convention: ``"gatys_code"`` (default) or ``"paper"``: the loss normalisation and
         layer weights the alpha/beta ratio refers to (see :data:`CONVENTIONS`).
@@ -683,8 +712,12 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     style_statistic: what the style loss matches (:mod:`stylelab.statistics`): ``"gram"`` (the
         papers' Gram matrices, Eqs. 3-4), ``"mean_std"``, ``"mmd_linear"`` or ``"mmd_gauss"``
         (Li et al. 2017), with one style image.
+    extra_terms: more terms of the objective, name -> ``term(x)`` returning a weighted scalar
+        tensor added to L_total and recorded in the history under its name (e.g. Ruder et al.'s
+        temporal loss, :mod:`stylelab.video`); with ``scales`` each stage hands it its own size.
     """
     functions = check_functions(functions)
+    extra_terms = check_extra_terms(extra_terms)
     styles = _as_list(styles)
     content_layers = [content_layers] if isinstance(content_layers, str) else list(content_layers or [])
     style_layers = list(style_layers or []) if styles else []
@@ -697,6 +730,12 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     alpha, beta = _weights(alpha, beta, ratio, bool(content_layers), bool(style_layers))
     tv_weight = _finite_nonneg("tv_weight", tv_weight)
     gamma = _finite_nonneg("gamma", gamma)
+    if features is not None or not isinstance(model, (VGG, type(None))):  # another network (stylelab.features)
+        from . import features as _features
+
+        model, content_layers, style_layers = _features.prepare(
+            features, model, content_layers, style_layers, weights=weights, pooling=pooling, normalized=normalized,
+            device=device)
     if model is None:
         from .weights import load_vgg
 
@@ -762,6 +801,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
                                 f"{', '.join(given) or 'second style image'}; those work with 'gram'")
     if functions:  # whose functions made this image: the student's (the lessons' exercises)
         settings["functions"] = {k: getattr(f, "__qualname__", repr(f)) for k, f in functions.items()}
+    if extra_terms:
+        settings["extra_terms"] = list(extra_terms)
 
     def objective_at(hw):
         guide = regions.guide(model, hw, styles, style_layers, style_scale) if regions is not None else None
@@ -769,7 +810,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
                                style_layers if guide is None else [], blend, style_scale, gram=functions.get("gram"),
                                statistic=style_statistic)
         return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm,
-                         functions={k: v for k, v in functions.items() if k != "closure"}, guide=guide)
+                         functions={k: v for k, v in functions.items() if k != "closure"}, guide=guide,
+                         extra_terms=extra_terms)
 
     start = initial_image(init, sizes[0], content, styles[0] if styles else None, seed)
     common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience,

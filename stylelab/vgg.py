@@ -31,6 +31,9 @@ from .errors import LayerError, SettingsError
 
 #: Convolutions per block (the "D" and "E" configurations of Simonyan & Zisserman).
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+#: Other VGG-like layouts (convolutions per block), registered with :func:`register_layout`:
+#: stylelab's small trained networks (:mod:`stylelab.patchnet`). No weight set has them.
+_LAYOUTS: dict[str, tuple[int, ...]] = {}
 #: Output channels of each block.
 CHANNELS = (64, 128, 256, 512, 512)
 
@@ -71,14 +74,14 @@ class Layer:
 
 
 def _build_layers(arch: str, widths: tuple[int, ...] = CHANNELS) -> tuple[Layer, ...]:
-    if arch not in BLOCKS:
+    if arch not in BLOCKS and arch not in _LAYOUTS:
         raise SettingsError(f"unknown architecture {arch!r}; choose one of {sorted(BLOCKS)}")
     if len(widths) != 5 or not all(isinstance(c, int) and c > 0 for c in widths):
         raise SettingsError(f"widths must be 5 positive channel counts, got {widths!r}")
     layers: list[Layer] = []
     index, n_conv, n_pool = 0, 0, 0
     rf, jump, in_ch = 1, 1, 3
-    for block, (n, ch) in enumerate(zip(BLOCKS[arch], widths), start=1):
+    for block, (n, ch) in enumerate(zip(BLOCKS.get(arch) or _LAYOUTS[arch], widths), start=1):
         for pos in range(1, n + 1):
             n_conv += 1
             rf += 2 * jump  # a 3x3 convolution, stride 1
@@ -102,11 +105,31 @@ def _build_layers(arch: str, widths: tuple[int, ...] = CHANNELS) -> tuple[Layer,
 
 
 _LAYERS: dict[tuple, tuple[Layer, ...]] = {}
+#: Layer tables of feature extractors that are not VGGs (:mod:`stylelab.features`), by name.
+_REGISTERED: dict[str, tuple[Layer, ...]] = {}
+
+
+def register_layers(arch: str, table) -> None:
+    """Make another feature extractor's layer names resolve like a VGG's (:func:`resolve_layer`,
+    :func:`min_input_size`): ``table`` lists its :class:`Layer` rows in forward order."""
+    if arch in BLOCKS:
+        raise SettingsError(f"{arch!r} is a VGG layout; register another name")
+    _REGISTERED[arch] = tuple(table)
+
+
+def register_layout(arch: str, blocks: tuple[int, ...]) -> None:
+    """A VGG-like layout with ``blocks`` convolutions in each of the five blocks: :class:`VGG`
+    builds it and its layers take the paper's names (:mod:`stylelab.patchnet`'s networks)."""
+    if arch in BLOCKS or len(blocks) != 5 or not all(isinstance(n, int) and n > 0 for n in blocks):
+        raise SettingsError(f"cannot register the layout {arch!r} with blocks {blocks!r}")
+    _LAYOUTS[arch] = tuple(blocks)
 
 
 def layers(arch: str = "vgg19", widths: tuple[int, ...] = CHANNELS) -> tuple[Layer, ...]:
     """All layers of ``arch`` in forward order (``widths``: channels per block; the
     real networks use :data:`CHANNELS`, unit tests use narrow ones)."""
+    if arch in _REGISTERED:
+        return _REGISTERED[arch]
     key = (arch, tuple(widths))
     if key not in _LAYERS:
         _LAYERS[key] = _build_layers(arch, tuple(widths))

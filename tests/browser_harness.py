@@ -15,8 +15,8 @@ Not a test module: ``tests/test_browser_*.py`` import it.  The pieces:
 - :func:`open_notebook`, :func:`wait_for_kernel_idle`, :func:`run_all_cells`,
   :func:`wait_for_widgets` -- load a notebook in the page and execute it.
 - :func:`slider`, :func:`slider_readout`, :func:`move_slider`, :func:`set_slider_readout`,
-  :func:`drag_slider`, :func:`click_button`, :func:`click_toggle`, :func:`text_input`, :func:`set_text`,
-  :func:`image_src`, :func:`wait_for_image_change`, :func:`image_pixel` (images by index,
+  :func:`drag_slider`, :func:`click_button`, :func:`click_checkbox`, :func:`click_toggle`, :func:`text_input`,
+  :func:`set_text`, :func:`image_src`, :func:`wait_for_image_change`, :func:`image_pixel` (images by index,
   or by a CSS ``selector`` such as a class given with ``add_class``), :func:`wait_for_text`,
   :func:`hide_sidebars`, :func:`screenshot`, :func:`element_screenshot` -- interact and record.
 - :func:`copy_notebook` -- copy a notebook, injecting parameters after its ``parameters``
@@ -779,6 +779,15 @@ def click_button(page: Page, description: str) -> None:
     """Click the ipywidgets Button whose text is exactly ``description``."""
     loc = page.locator(".jp-Notebook button.widget-button").filter(has_text=_exact(description))
     _one(loc, f"button {description!r}").click()
+
+
+def click_checkbox(page: Page, description: str) -> bool:
+    """Click the Checkbox whose description is exactly ``description``; return its new state."""
+    # the label beside the box (the checkbox's own description label holds a zero-width space)
+    loc = page.locator(".jp-Notebook .widget-checkbox label.widget-label-basic").filter(has_text=_exact(description))
+    box = _one(loc, f"checkbox {description!r}").locator("input[type=checkbox]")
+    box.click()
+    return box.is_checked()
 
 
 def click_toggle(page: Page, label: str) -> None:

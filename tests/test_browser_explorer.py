@@ -2,10 +2,11 @@
 
 Starts JupyterLab (random free port, random token, temporary config folders), opens
 ``notebooks/08_explorer.ipynb`` (a copy, with a small size and few steps injected after
-its ``parameters`` cell), runs it, moves the α/β slider with the keyboard, clicks Run and
-waits for the preview to change while the run is going on (widget updates sent from the
-optimisation thread), then for the run to finish with the slider's value in its history
-card; then starts a long run and stops it with Stop (the kernel stays responsive while
+its ``parameters`` cell), runs it, moves the α/β slider with the keyboard, ticks *record a
+film*, clicks Run and waits for the preview to change while the run is going on (widget
+updates sent from the optimisation thread), then for the run to finish with the slider's
+value in its history card, and for its film (decoded by the browser, offered as a download,
+written by Save film); then starts a long run and stops it with Stop (the kernel stays responsive while
 it optimises). Screenshots: ``artifacts/browser/explorer.png`` (the page) and
 ``artifacts/browser/explorer-widget.png`` (the explorer alone); with
 ``STYLELAB_UPDATE_SCREENSHOT=1`` the latter also replaces ``docs/explorer.png`` (the
@@ -58,6 +59,7 @@ CURVES = "img.stylelab-curves"
 CARD = ".stylelab-history-card"
 EXPLORER = ".stylelab-explorer"
 MESSAGE = ".stylelab-message"
+FILM = ".stylelab-film"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -96,6 +98,29 @@ def _shrink_png(source: Path, target: Path, limit: int = MAX_DOCS_BYTES) -> Path
     return target
 
 
+def _check_film(page, out: Path, steps: int) -> None:
+    """Run #1's film is shown (an MP4 the browser decodes, or an animated GIF without
+    imageio-ffmpeg), offered as a download, and Save film writes it to the output folder."""
+    from stylelab import film
+
+    fmt = "mp4" if film.has_mp4() else "gif"
+    text = bh.wait_for_text(page, FILM, r"film of run #1", timeout=60)
+    assert f"of {steps} steps" in text and fmt.upper() in text, text
+    link = page.locator(f".jp-Notebook {FILM} a.stylelab-film-download")
+    assert link.get_attribute("download") == f"run-001.{fmt}"
+    mime = "video/mp4" if fmt == "mp4" else "image/gif"
+    assert link.get_attribute("href").startswith(f"data:{mime};base64,")
+    if fmt == "mp4":  # the browser decodes it: its first frame is there
+        video = page.locator(f".jp-Notebook {FILM} video")
+        page.wait_for_function("(v) => v.readyState >= 2 && v.videoWidth > 0", arg=video.element_handle(),
+                               timeout=30_000)
+    else:
+        assert page.locator(f".jp-Notebook {FILM} img").is_visible()
+    page.locator(f".jp-Notebook {FILM} button", has_text="Save film").click()
+    bh.wait_for_text(page, MESSAGE, r"saved the film to", timeout=30)
+    assert (out / "08_explorer" / f"run-001.{fmt}").stat().st_size > 1000
+
+
 def test_explorer_notebook_in_jupyterlab(tmp_path):
     require_stack()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -126,6 +151,7 @@ def test_explorer_notebook_in_jupyterlab(tmp_path):
             assert bh.move_slider(page, "α/β", steps=-10) == "1.00e-4"
             bh.set_text(page, "update every", 2)
             bh.click_toggle(page, "content")  # start from the photograph
+            assert bh.click_checkbox(page, "record a film")  # stylelab.explorer_film
 
             # Run: the preview changes while the run is going on, then the run finishes.
             placeholder = bh.image_src(page, selector=PREVIEW)
@@ -141,6 +167,10 @@ def test_explorer_notebook_in_jupyterlab(tmp_path):
             assert bh.image_src(page, selector=PREVIEW) != first or steps <= 2
             assert page.locator(f".jp-Notebook {CURVES}").is_visible()
             bh.wait_for_text(page, MESSAGE, rf"run #1 finished: not converged after {steps} steps", timeout=30)
+
+            # The film of run #1 plays under the curves, with a download link; Save film writes it.
+            _check_film(page, out, steps)
+            timings["film shown"] = time.monotonic() - t_run
             bh.screenshot(page, ARTIFACTS / "explorer.png")
 
             # Stop: a long run ends early and is kept; the kernel handled the click mid-run.
@@ -159,12 +189,15 @@ def test_explorer_notebook_in_jupyterlab(tmp_path):
             card2 = page.locator(f".jp-Notebook {CARD}").first.inner_text()  # newest first
             assert f"{done}/500 steps" in card2 and "stopped" in card2, card2
             timings["second run"] = time.monotonic() - t_run
-            # The two runs are compared; "Show" puts run #1 back in the preview.
+            # The two runs are compared; the stopped run's film is made (the run ends with it);
+            # "Show" puts run #1 back in the preview.
             bh.wait_for_text(page, ".stylelab-compare", r"final total loss", timeout=30)
+            bh.wait_for_text(page, FILM, rf"film of run #2: \d+ frames of {done} steps", timeout=60)
             before = bh.image_src(page, selector=PREVIEW)
             page.locator(f".jp-Notebook {CARD}").nth(1).locator("button", has_text="Show").click()
             bh.wait_for_text(page, MESSAGE, r"showing run #1", timeout=30)
             bh.wait_for_image_change(page, before, selector=PREVIEW, timeout=30)
+            bh.wait_for_text(page, FILM, r"film of run #1", timeout=30)  # and its film, not #2's
             bh.screenshot(page, ARTIFACTS / "explorer-stopped.png")
             explorer = page.locator(f".jp-Notebook {EXPLORER}")
             explorer.evaluate("(el) => el.scrollIntoView({block: 'start'})")

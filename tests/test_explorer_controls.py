@@ -236,3 +236,102 @@ def test_engine_call_maps_the_settings(monkeypatch):
     assert fn is scale.transfer and args == (c, s, f, "relu2_1") and extra == {"method": "layers"}
     with pytest.raises(explorer_controls.SettingsError, match="unknown regions"):
         explorer_controls.engine_call({**base, "regions": "left-right"}, c, s, load=lambda n: f)
+
+
+# ------------------------------------------------------------------------- the style statistic (Li et al. 2017)
+
+
+def test_style_statistic_menu_offers_the_statistics_with_the_papers_gram_first(ex):
+    from stylelab import statistics
+
+    assert [v for _l, v in ex.style_statistic.options] == list(statistics.STATISTICS)
+    assert ex.style_statistic.value == "gram" and ex.settings()["style_statistic"] == "gram"
+    assert "(Eqs. 3-4)" in ex.statistic_note.value
+    ex.style_statistic.value = "mmd_gauss"
+    assert "exp(-||x - y||^2" in ex.statistic_note.value and ex.preset.value == ""
+    ex.style.value = NONE
+    assert "no style image" in ex.statistic_note.value
+
+
+def test_a_gram_run_passes_no_statistic(ex, calls):
+    assert ex.run(wait=True) is not None
+    assert "style_statistic" not in calls[0]["kwargs"]
+
+
+@pytest.mark.parametrize("stat", ["mean_std", "mmd_linear", "mmd_gauss"])
+def test_style_statistic_goes_to_the_engine_and_is_recorded(ex, calls, stat):
+    ex.style_statistic.value = stat
+    run = ex.run(wait=True)
+    assert run is not None and run.status == "finished", ex.message.value
+    (call,) = calls
+    assert call["fn"] == "stylelab.transfer.transfer" and call["kwargs"]["style_statistic"] == stat
+    assert run.result.settings["style_statistic"] == stat and run.settings["style_statistic"] == stat
+    assert f"style statistic {stat}" in ex.history_box.children[0].children[1].value
+    ex.style_statistic.value = "gram"
+    ex.run(wait=True)
+    assert "<td>style_statistic</td>" in ex.compare_view.children[0].children[2].value
+
+
+def test_style_statistic_with_a_texture_keep_colours_and_the_authors_scale_mix(ex, calls):
+    ex.style_statistic.value = "mean_std"
+    ex.content.value = NONE  # a texture
+    run = ex.run(wait=True)
+    assert run is not None and run.result.settings["style_statistic"] == "mean_std", ex.message.value
+    ex.content.value = "tubingen"
+    ex.preserve_colour.value = "luminance"
+    ex.fine_style.value = "shipwreck"  # the authors' mix: a new style image (Grams), then the statistic
+    run = ex.run(wait=True)
+    assert run is not None and run.status == "finished", ex.message.value
+    call = calls[1]  # (the texture's call, this one, then scale.transfer's own call of the engine)
+    assert call["fn"] == "stylelab.scale.transfer" and call["kwargs"]["style_statistic"] == "mean_std"
+    assert call["kwargs"]["method"] == "paper" and call["kwargs"]["preserve_colour"] == "luminance"
+    assert run.result.settings["style_statistic"] == "mean_std"
+
+
+def test_regions_and_a_statistic_disable_each_other_whichever_comes_first(ex):
+    ex.style_statistic.value = "mean_std"
+    assert ex.regions.disabled and "regions are off" in ex.statistic_note.value
+    ex.style_statistic.value = "gram"
+    assert not ex.regions.disabled and not ex.style_statistic.disabled
+    ex.regions.value = "sky-town"
+    assert ex.style_statistic.disabled and "only choice with regions" in ex.statistic_note.value
+    ex.regions.value = ""
+    assert not ex.style_statistic.disabled
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("regions", "the regions match guided Gram matrices, one per region; the style statistic mmd_linear"),
+    ("per-layer mix", "the per-layer mix matches two paintings' Gram matrices; the style statistic mmd_linear"),
+])
+def test_a_statistic_the_engine_refuses_is_explained_and_runs_nothing(ex, calls, case, expected):
+    if case == "regions":  # both set from code: nothing is disabled, the note and Run say why
+        ex.regions.value = "sky-town"
+    else:
+        ex.fine_style.value, ex.scale_method.value = "shipwreck", "layers"
+    ex.style_statistic.value = "mmd_linear"
+    assert explorer_common._RED in ex.statistic_note.value
+    assert ex.run(wait=True) is None
+    assert expected in html_unescape(_error(ex)) and not calls and not ex.runs
+
+
+def test_presets_reset_the_style_statistic(ex):
+    ex.style_statistic.value = "mmd_gauss"
+    fig2 = next(n for n in paper.presets() if n.startswith("Fig. 2C"))
+    assert ex.apply_preset(fig2), ex.message.value
+    assert ex.style_statistic.value == "gram" and not ex.regions.disabled
+
+
+def test_engine_call_adds_the_statistic(monkeypatch):
+    c, s = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    base = {"content": "c", "style": "s", "regions": None, "region_style": None, "fine_style": None, "split": None,
+            "scale_method": None, "steps": 7, "style_statistic": "mean_std"}
+    fn, args, extra = explorer_controls.engine_call(base, c, s, load=lambda n: pytest.fail("nothing to load"))
+    assert fn is ex_mod.transfer.transfer and args == (c, s) and extra == {"style_statistic": "mean_std"}
+    fn, args, extra = explorer_controls.engine_call({**base, "style_statistic": "gram"}, c, s, load=None)
+    assert extra == {}
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
