@@ -153,7 +153,7 @@ def consistency(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
 
 
 def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Ruder et al.'s short-term temporal loss (Sec. 3.2, Eq. 5):
+    """Ruder et al.'s short-term temporal loss (Sec. 3.2):
 
         L_temporal(x, omega, c) = 1/D sum_k c_k (x_k - omega_k)^2,
 

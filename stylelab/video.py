@@ -14,7 +14,7 @@ of the clip's frame:
     texture flickers.
 ``prev_warped``  Ruder et al. Sec. 3.1: frame i starts from the stylised frame i-1 warped
     along the optical flow, omega(x^(i-1)) (:func:`stylelab.flow.warp`); fewer steps suffice.
-``temporal``     and Ruder et al.'s short-term temporal loss (Sec. 3.2, Eqs. 5-6):
+``temporal``     and Ruder et al.'s short-term temporal loss (Sec. 3.2):
     L = alpha L_content + beta L_style + gamma L_temporal(x, omega, c), the squared
     difference to omega where the flow is reliable (c from the forward-backward check,
     :func:`stylelab.flow.consistency`), added through the engine's ``extra_terms``.
@@ -108,7 +108,7 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
 
     steps_first: L-BFGS steps of frame 0 and, for ``independent``, of every frame; steps: of
     every later frame of ``prev_warped`` and ``temporal``. temporal_weight: gamma of Ruder et
-    al.'s Eq. 6. flow: ``"dis"``, ``"farneback"`` or ``"true"`` (see :func:`flows_of`).
+    al.'s short-term loss (Sec. 3.2). flow: ``"dis"``, ``"farneback"`` or ``"true"`` (see :func:`flows_of`).
     seed: frame i from white noise uses ``seed + i``. first: a stylised frame 0 to start from
     (e.g. another method's: all three share it) instead of computing it.
     on_frame(i, image, record): called after each frame. Other keywords go to
