@@ -18,21 +18,13 @@ from stylelab import explorer_features, features, patchnet, paper  # noqa: E402
 from stylelab import weights as weights_mod  # noqa: E402
 from stylelab.errors import WeightsError  # noqa: E402
 from stylelab.explorer import Explorer  # noqa: E402
-from stylelab.vgg import VGG  # noqa: E402
 
 pytestmark = pytest.mark.timeout(90) if hasattr(pytest.mark, "timeout") else []
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = VGG("vgg16", widths=(4, 8, 8, 16, 16))
-        with torch.no_grad():
-            for conv in net.convs.values():
-                conv.weight.normal_(0.0, (2.0 / conv.weight[0].numel()) ** 0.5)
-                conv.bias.normal_(0.0, 0.1)
-    return net.freeze()
+@pytest.fixture
+def tiny(make_vgg):
+    return make_vgg()  # conftest's tiny He-initialised VGG-16
 
 
 def _images():
