@@ -205,6 +205,17 @@ def normalize(model: nn.Module, images: Sequence[torch.Tensor] | None = None, si
     return model.apply_normalisation(means)
 
 
+def _finish(model: nn.Module, key: tuple, normalized: bool, dev, images) -> nn.Module:
+    """Normalise ``model`` (on ``images``, default the sample images), move it to ``dev``, and
+    cache it under ``key`` when it was normalised on the default images."""
+    if normalized:
+        normalize(model, images)
+    model = model.to(dev)
+    if images is None:
+        _CACHE[key] = model
+    return model
+
+
 # --------------------------------------------------------------------------------------
 # The VGG with random weights
 
@@ -240,12 +251,7 @@ def random_vgg(arch: str | None = None, *, seed: int = 0, pooling: str = "avg", 
                 nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu", generator=g)
                 conv.bias.zero_()
     model.info.update({"weights": f"random (seed {int(seed)})", "features": "random-vgg", "seed": int(seed)})
-    if normalized:
-        normalize(model, images)
-    model = model.to(dev)
-    if images is None:
-        _CACHE[key] = model
-    return model
+    return _finish(model, key, normalized, dev, images)
 
 
 # --------------------------------------------------------------------------------------
@@ -346,13 +352,7 @@ def random_filters(filters: int = RANDOM_FILTERS, *, sizes: Sequence[int] = FILT
     key = ("random-filters", int(filters), tuple(sizes), int(seed), bool(normalized), str(dev))
     if key in _CACHE and images is None:
         return _CACHE[key]
-    model = RandomFilters(filters, sizes, seed)
-    if normalized:
-        normalize(model, images)
-    model = model.to(dev)
-    if images is None:
-        _CACHE[key] = model
-    return model
+    return _finish(RandomFilters(filters, sizes, seed), key, normalized, dev, images)
 
 
 # --------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from stylelab import explorer as ex_mod  # noqa: E402
 from stylelab import paper  # noqa: E402
 from stylelab.errors import NonFiniteLossError  # noqa: E402
 from stylelab.explorer import NONE, UPLOAD_PREFIX, Explorer  # noqa: E402
-from stylelab.vgg import PAPER_STYLE_LAYERS, VGG  # noqa: E402
+from conftest import build_tiny_vgg  # noqa: E402
+from stylelab.vgg import PAPER_STYLE_LAYERS  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60) if hasattr(pytest.mark, "timeout") else []
 
@@ -35,16 +36,7 @@ NOTEBOOK = __import__("pathlib").Path(__file__).resolve().parents[1] / "notebook
 
 @pytest.fixture(scope="module")
 def model():
-    """A tiny VGG-16 with He-initialised weights (with PyTorch's default ones the deep
-    responses nearly vanish and L-BFGS hardly moves the image)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = VGG("vgg16", widths=(4, 8, 8, 16, 16))
-        with torch.no_grad():
-            for conv in net.convs.values():
-                conv.weight.normal_(0.0, (2.0 / conv.weight[0].numel()) ** 0.5)
-                conv.bias.normal_(0.0, 0.1)
-    return net.freeze()
+    return build_tiny_vgg()  # conftest's tiny He-initialised VGG-16 (once per module)
 
 
 def _images():

@@ -22,21 +22,14 @@ from PIL import Image  # noqa: E402
 from stylelab import explorer as ex_mod  # noqa: E402
 from stylelab import explorer_common, explorer_controls, masks, paper, scale, segment  # noqa: E402
 from stylelab.explorer import NONE, UPLOAD_PREFIX, Explorer  # noqa: E402
-from stylelab.vgg import VGG  # noqa: E402
+from conftest import build_tiny_vgg  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60) if hasattr(pytest.mark, "timeout") else []
 
 
 @pytest.fixture(scope="module")
 def model():
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = VGG("vgg16", widths=(4, 8, 8, 16, 16))
-        with torch.no_grad():
-            for conv in net.convs.values():
-                conv.weight.normal_(0.0, (2.0 / conv.weight[0].numel()) ** 0.5)
-                conv.bias.normal_(0.0, 0.1)
-    return net.freeze()
+    return build_tiny_vgg()  # conftest's tiny He-initialised VGG-16 (once per module)
 
 
 def _photo() -> torch.Tensor:
