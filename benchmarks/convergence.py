@@ -145,10 +145,12 @@ def run_configs(size: int, args, model, log) -> dict:
 
     common = dict(ratio=RATIO, model=model, progress=args.progress, seed=0)
     log(f"{size} px ({hw[1]}x{hw[0]}), scales {scales}")
-    plain = record("plain", sl.transfer(photo, painting, steps=args.plain_steps, **common))
-    record("c2f", sl.transfer(photo, painting, scales=scales, steps=args.plain_steps, tol=args.tol,
-                              patience=args.patience, **common))
-    if args.adam_steps:
+    plain = None
+    if args.plain_steps:  # 0: neural-style-pt's comparison only
+        plain = record("plain", sl.transfer(photo, painting, steps=args.plain_steps, **common))
+        record("c2f", sl.transfer(photo, painting, scales=scales, steps=args.plain_steps, tol=args.tol,
+                                  patience=args.patience, **common))
+    if args.adam_steps and args.plain_steps:
         record("adam", sl.transfer(photo, painting, steps=args.adam_steps, optimizer="adam", **common))
     # Scored on the Objective: the PNGs as saved (8-bit), at the final size.
     objective = T.Objective(model, T.make_targets(model, hw, photo, ["relu4_2"], [painting], list(sl.PAPER_STYLE_LAYERS)),
@@ -158,11 +160,12 @@ def run_configs(size: int, args, model, log) -> dict:
     for name, r in out["runs"].items():
         if r["png"]:
             r["png_loss"] = objective.evaluate(sl.image.load_image(r["png"]))["total"]
-    target = plain["best"]
-    for name, r in out["runs"].items():
-        r["time_to_plain_final"] = time_to(r["points"], target)
-        r["equiv_to_plain_final"] = time_to(r["points"], target, "equiv")
-    out["rule"] = rule_table([p["loss"] for p in plain["points"]])
+    if plain is not None:
+        target = plain["best"]
+        for name, r in out["runs"].items():
+            r["time_to_plain_final"] = time_to(r["points"], target)
+            r["equiv_to_plain_final"] = time_to(r["points"], target, "equiv")
+        out["rule"] = rule_table([p["loss"] for p in plain["points"]])
 
     if args.nspt_iterations:
         from nspt import nspt_objective_kwargs, run_nspt
@@ -209,13 +212,13 @@ def markdown(report: dict) -> str:
                  f"load average {m['load_before']} before, {m['load_after']} after.\n")
     for s in report["sizes"]:
         lines.append(f"### {s['size']} px ({s['hw'][1]}x{s['hw'][0]})\n")
-        lines.append("| run | evaluations | wall time | best loss | saved PNG's loss | time to plain's final loss "
-                     "| status |")
-        lines.append("|---|---|---|---|---|---|---|")
-        plain_t = s["runs"]["plain"]["wall_time"]
-        for name, r in s["runs"].items():
-            if name.startswith("nspt"):
-                continue
+        own = {name: r for name, r in s["runs"].items() if not name.startswith("nspt")}
+        if own:
+            lines.append("| run | evaluations | wall time | best loss | saved PNG's loss | time to plain's final loss "
+                         "| status |")
+            lines.append("|---|---|---|---|---|---|---|")
+        plain_t = s["runs"]["plain"]["wall_time"] if "plain" in s["runs"] else None
+        for name, r in own.items():
             t = r.get("time_to_plain_final")
             tt = f"{t:.0f} s ({t / plain_t:.2f} of plain's)" if t is not None else "not reached"
             png = f"{r['png_loss']:.4g}" if r.get("png_loss") is not None else ""
@@ -232,7 +235,10 @@ def markdown(report: dict) -> str:
                 r = s["runs"][name]
                 t = r["time_to_nspt_final"]
                 tt = f"{t:.0f} s ({t / n['time']:.2f} of its time)" if t is not None else "not reached"
-                lines.append(f"| {name.split()[-1]} | {r['evals']} | {r['wall_time']:.0f} s | {r['best']:.6g} | {tt} |")
+                best = f"{r['best']:.6g}" if r["best"] is not None else "(never at the final size)"
+                lines.append(f"| {name.split()[-1]} | {r['evals']} | {r['wall_time']:.0f} s | {best} | {tt} |")
+        if "rule" not in s:
+            continue
         lines.append("")
         lines.append("Stopping rule on the plain run (stop when the lowest loss fell by no more than tol over k "
                      "evaluations):\n")
@@ -249,28 +255,49 @@ def markdown(report: dict) -> str:
 
 
 def plot(report: dict, path: str) -> None:
+    """Per size: stylelab's runs against wall time and evaluations; with neural-style-pt, a
+    third panel of its objective against wall time (its reported loss and stylelab's)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = len(report["sizes"])
-    fig, axes = plt.subplots(n, 2, figsize=(11, 3.6 * n), squeeze=False)
+    own = any(not name.startswith("nspt") for s in report["sizes"] for name in s["runs"])
+    nspt = any("nspt" in s for s in report["sizes"])
+    ncols = 2 * own + nspt
+    fig, axes = plt.subplots(n, ncols, figsize=(5.5 * ncols, 3.6 * n), squeeze=False)
     for row, s in zip(axes, report["sizes"]):
+        panels = [(row[0], "time", "wall time (s)", "loss of the displayed image"),
+                  (row[1], "equiv", "evaluations (in final-size evaluations)", "loss of the displayed image")
+                  ] if own else []
         for name, r in s["runs"].items():
             if name.startswith("nspt"):
                 continue
-            xs_t = [p["time"] for p in r["points"]]
-            xs_e = [p["equiv"] for p in r["points"]]
-            ys = [p["loss"] for p in r["points"]]
-            row[0].plot(xs_t, ys, label=name)
-            row[1].plot(xs_e, ys, label=name)
-        for ax, xl in zip(row, ("wall time (s)", "evaluations (in final-size evaluations)")):
+            for ax, key, _, _ in panels:
+                ax.plot([p[key] for p in r["points"]], [p["loss"] for p in r["points"]], label=name)
+        if nspt:
+            ax = row[-1]
+            panels.append((ax, "time", "wall time (s)", "neural-style-pt's objective"))
+            if "nspt" in s:
+                ns = s["nspt"]
+                ax.plot([p["time"] for p in ns["points"]], [p["loss"] for p in ns["points"]],
+                        label="neural-style-pt (reported, unconstrained)", color="k")
+                ax.axhline(ns["final"], color="k", lw=0.6, ls=":")
+                # its one-iteration spikes (100-1000x) would flatten everything else
+                ax.set_ylim(0.8 * ns["final"], 3 * ns["points"][0]["loss"])
+                for name in ("nspt-objective plain", "nspt-objective c2f"):
+                    if name in s["runs"]:
+                        r = s["runs"][name]
+                        ax.plot([p["time"] for p in r["points"]], [p["loss"] for p in r["points"]],
+                                label=f"stylelab {name.split()[-1]} (displayed)")
+        for ax, _, xl, yl in panels:
             ax.set_yscale("log")
             ax.set_xlabel(xl)
-            ax.set_ylabel("loss of the displayed image")
+            ax.set_ylabel(yl)
             ax.set_title(f"{s['size']} px")
-            ax.legend(fontsize=8)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
             ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -279,7 +306,8 @@ def plot(report: dict, path: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="256,512")
-    p.add_argument("--plain-steps", type=int, default=1000)
+    p.add_argument("--plain-steps", type=int, default=1000,
+                   help="0: no plain, coarse-to-fine or Adam run on stylelab's objective (neural-style-pt's only)")
     p.add_argument("--adam-steps", type=int, default=300)
     p.add_argument("--stages", type=int, default=3)
     p.add_argument("--tol", type=float, default=None, help="default: stylelab.transfer.DEFAULT_TOL")
