@@ -270,6 +270,25 @@ def lesson_profile(key: str, name: str) -> Profile:
     return replace(profile(name), **LESSON_PROFILES.get(key, {}).get(name, {}))
 
 
+#: Run time of each lesson notebook in the ``student`` profile, in minutes, as measured with
+#: ``stylelab reproduce --profile student`` on a 2-core CPU (a KVM guest of an AMD EPYC or an
+#: AVX-512 Intel Xeon, torch 2.13 CPU, two threads; BENCHMARKS.md); None: not measured yet.
+#: Each notebook's introduction and the README's table state these numbers, and
+#: tests/test_notebooks.py checks that they agree.
+STUDENT_MINUTES: dict[str, float | None] = {
+    "00": None, "01": 7.8, "02": 6.2, "03": None, "04": None, "05": 13.7, "06": 5.0, "07": None,
+    "09": None, "10": None, "11": None, "12": None, "13": None, "14": None, "15": None,
+}
+
+
+def student_time(key: str) -> str:
+    """The sentence each lesson's introduction carries about its run time in the student profile."""
+    minutes = STUDENT_MINUTES.get(key)
+    when = (f"**{minutes:g} minutes** on a 2-core CPU (measured)" if minutes is not None
+            else "not measured yet on a 2-core CPU (the README's table lists the lessons that are)")
+    return f'**Run time** with `profile = "student"`, the profile for a laptop: {when}.'
+
+
 def presets() -> dict[str, dict]:
     """Named settings of the figures, for the explorer's preset menu.
 

@@ -23,6 +23,11 @@ shared 2-core machine one thread is several times faster than two that wait for 
 After changing a checked cell, refresh its stored output (and only that) with::
 
     python tests/test_notebooks.py --refresh-checked
+
+After measuring a lesson's run time in the student profile (``stylelab.paper.STUDENT_MINUTES``),
+write the sentence into every lesson's introduction with::
+
+    python tests/test_notebooks.py --refresh-times
 """
 
 from __future__ import annotations
@@ -123,9 +128,28 @@ def test_lesson_structure(path):
     for c in solutions:
         assert c.metadata.get("jupyter", {}).get("source_hidden") is True, "solutions are collapsed"
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), "then the title"
+    from stylelab import paper
+
+    assert paper.student_time(path.name[:2]) in cells[0].source, (
+        "the introduction states the student profile's run time (stylelab.paper.STUDENT_MINUTES); "
+        "run `python tests/test_notebooks.py --refresh-times`")
     last = code[-1]
     assert "checks" in _tags(last) and "lesson.finish(" in last.source, "the last code cell holds the checks"
     assert "lesson.check(" in last.source
+
+
+def test_readme_states_the_student_times():
+    """The README's run-time table is stylelab.paper.STUDENT_MINUTES (each lesson's own sentence is
+    checked by test_lesson_structure)."""
+    from stylelab import paper
+
+    lines = (REPO / "README.md").read_text().splitlines()
+    head = next(line for line in lines if line.startswith("| lesson | 00 |"))
+    row = next(line for line in lines if line.startswith("| minutes |"))
+    keys = [c.strip() for c in head.strip("|").split("|")][1:]
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    stated = {k: None if v == "–" else float(v) for k, v in zip(keys, cells)}
+    assert stated == paper.STUDENT_MINUTES, "README's student run-time table differs from paper.STUDENT_MINUTES"
 
 
 # --------------------------------------------------------------------------------------
@@ -304,9 +328,32 @@ def refresh_checked(path: Path) -> int:
     return n
 
 
+TIME_PREFIX = "**Run time** with `profile = \"student\"`"
+
+
+def refresh_times(path: Path) -> bool:
+    """Put :func:`stylelab.paper.student_time`'s sentence into ``path``'s introduction (the
+    markdown cell after the Colab set-up), replacing an older one; True if the file changed."""
+    from stylelab import paper
+
+    nb = nbformat.read(path, as_version=4)
+    cell = nb.cells[1]
+    paragraphs = [p for p in cell.source.split("\n\n") if not p.startswith(TIME_PREFIX)]
+    source = "\n\n".join([*paragraphs, paper.student_time(path.name[:2])])
+    if source == cell.source:
+        return False
+    cell.source = source
+    nbformat.write(nb, path)
+    return True
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--refresh-times"]:
+        for t in _lessons():
+            print(f"{t.name}: {'updated' if refresh_times(t) else 'unchanged'}")
+        sys.exit(0)
     if sys.argv[1:2] != ["--refresh-checked"]:
-        sys.exit("usage: python tests/test_notebooks.py --refresh-checked [NOTEBOOK ...]")
+        sys.exit("usage: python tests/test_notebooks.py --refresh-checked [NOTEBOOK ...] | --refresh-times")
     targets = [Path(a) for a in sys.argv[2:]] or [NOTEBOOKS / n for n in NBVAL_NOTEBOOKS]
     for t in targets:
         print(f"{t}: stored the outputs of {refresh_checked(t)} checked cells")
