@@ -276,15 +276,16 @@ def lesson_profile(key: str, name: str) -> Profile:
 #: Each notebook's introduction and the README's table state these numbers, and
 #: tests/test_notebooks.py checks that they agree.
 STUDENT_MINUTES: dict[str, float | None] = {
-    "00": None, "01": 7.8, "02": 6.2, "03": 61.3, "04": None, "05": 13.7, "06": 5.0, "07": None,
-    "09": None, "10": None, "11": None, "12": None, "13": None, "14": None, "15": None,
+    "00": 0.15, "01": 7.8, "02": 6.2, "03": 61.3, "04": None, "05": 13.7, "06": 5.0, "07": None,
+    "09": None, "10": 3.2, "11": None, "12": None, "13": None, "14": None, "15": None,
 }
 
 
 def student_time(key: str) -> str:
     """The sentence each lesson's introduction carries about its run time in the student profile."""
     minutes = STUDENT_MINUTES.get(key)
-    when = (f"**{minutes:g} minutes** on a 2-core CPU (measured)" if minutes is not None
+    amount = f"{round(minutes * 60)} seconds" if minutes is not None and minutes < 1 else f"{minutes:g} minutes"
+    when = (f"**{amount}** on a 2-core CPU (measured)" if minutes is not None
             else "not measured yet on a 2-core CPU (the README's table lists the lessons that are)")
     return f'**Run time** with `profile = "student"`, the profile for a laptop: {when}.'
 
