@@ -284,9 +284,11 @@ STUDENT_MINUTES: dict[str, float | None] = {
 def student_time(key: str) -> str:
     """The sentence each lesson's introduction carries about its run time in the student profile."""
     minutes = STUDENT_MINUTES.get(key)
-    amount = f"{round(minutes * 60)} seconds" if minutes is not None and minutes < 1 else f"{minutes:g} minutes"
-    when = (f"**{amount}** on a 2-core CPU (measured)" if minutes is not None
-            else "not measured yet on a 2-core CPU (the README's table lists the lessons that are)")
+    if minutes is None:
+        when = "not measured yet on a 2-core CPU (the README's table lists the lessons that are)"
+    else:
+        amount = f"{round(minutes * 60)} seconds" if minutes < 1 else f"{minutes:g} minutes"
+        when = f"**{amount}** on a 2-core CPU (measured)"
     return f'**Run time** with `profile = "student"`, the profile for a laptop: {when}.'
 
 
