@@ -277,7 +277,7 @@ def lesson_profile(key: str, name: str) -> Profile:
 #: tests/test_notebooks.py checks that they agree.
 STUDENT_MINUTES: dict[str, float | None] = {
     "00": 0.15, "01": 7.8, "02": 6.2, "03": 61.3, "04": None, "05": 13.7, "06": 5.0, "07": None,
-    "09": 11.1, "10": 3.2, "11": None, "12": None, "13": None, "14": None, "15": None,
+    "09": 11.1, "10": 3.2, "11": 9.5, "12": None, "13": None, "14": None, "15": None,
 }
 
 
