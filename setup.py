@@ -10,6 +10,11 @@ and ``stylelab/_bundled/data/samples.json`` (found at run time by
 ``stylelab._locations``), and ``sdist`` adds them to the source archive so that a
 wheel built from the sdist gets them too. An editable install (``pip install -e .``)
 copies nothing: it reads them in the checkout.
+
+The lessons go into a built package as their **student edition** only
+(``stylelab.course.student_bytes``: each exercise's solution replaced by a stub, the worked
+solutions dropped): whoever installs the wheel gets no solutions. Instructors build the
+instructor edition from a checkout (``stylelab course build --edition instructor``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,26 @@ def shipped_files() -> list[str]:
     return files
 
 
+def _course():
+    """``stylelab/course.py`` loaded on its own (it needs nbformat, not torch), to make the
+    student editions without importing the whole package."""
+    import importlib.util
+    import sys
+    import types
+
+    name = "_stylelab_build"
+    if f"{name}.course" in sys.modules:
+        return sys.modules[f"{name}.course"]
+    package = types.ModuleType(name)
+    package.__path__ = [str(ROOT / "stylelab")]  # so that course.py's `from .errors import ...` finds errors.py
+    sys.modules[name] = package
+    spec = importlib.util.spec_from_file_location(f"{name}.course", ROOT / "stylelab" / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 class build_py(_build_py):
     """setuptools' build_py, plus the copies of the lessons and the registry in ``stylelab/_bundled/``."""
 
@@ -53,7 +78,10 @@ class build_py(_build_py):
             return
         for rel, target in self._bundled():
             self.mkpath(str(Path(target).parent))
-            self.copy_file(str(ROOT / rel), target, preserve_mode=False)
+            if NOTEBOOK.match(Path(rel).name):  # the student edition: no solutions in the package
+                Path(target).write_bytes(_course().student_bytes(ROOT / rel))
+            else:
+                self.copy_file(str(ROOT / rel), target, preserve_mode=False)
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         outputs = super().get_outputs(include_bytecode)

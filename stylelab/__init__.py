@@ -24,13 +24,16 @@ from . import (
 )
 from . import clip, flow, video  # video style transfer (Ruder et al. 2016)
 from . import features, patchnet  # other networks than the ImageNet VGG: random, trained by stylelab
+from . import precision  # fp32, or bf16 where the chip has units for it
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
 )
 from .image import load_image, save_image, to_pil
 from .exercises import ExerciseError
 from .losses import gram
-from .transfer import Objective, Result, make_targets, optimize, reconstruct, run, texture, transfer
+from .transfer import (
+    CALIBRATION, CONVENTIONS, Objective, Result, make_targets, optimize, reconstruct, run, texture, transfer,
+)
 from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layer_table, resolve_layer
 from .weights import load_vgg
 
@@ -43,4 +46,4 @@ __all__ = [
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",
     "VGG", "layer_table", "resolve_layer", "load_vgg", "__version__",
 ]
-__all__ += ["features", "patchnet"]
+__all__ += ["features", "patchnet", "precision", "CALIBRATION", "CONVENTIONS"]

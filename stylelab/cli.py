@@ -194,8 +194,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_output(text: str) -> Path:
-    """The output image path: a PNG/JPEG suffix, not a folder, in a folder we can create."""
-    from .image import SAVE_FORMATS
+    """The output image path: a PNG/JPEG suffix, not a folder, in a folder we can create and write."""
+    from .image import SAVE_FORMATS, check_writable
 
     out = Path(text).expanduser()
     if out.suffix.lower() not in SAVE_FORMATS:
@@ -207,7 +207,7 @@ def _check_output(text: str) -> Path:
             if not parent.is_dir():
                 raise ImageError(f"cannot save {out}: {parent} is a file, not a folder")
             break
-    return out
+    return check_writable(out, "the result")  # now: a run never ends in "cannot write"
 
 
 class _Inputs:
@@ -235,12 +235,18 @@ class _Inputs:
         self.paths.append(path)
         return path
 
+    def file(self, path) -> None:
+        """Protect one more input file (a mask, the weights file, the clip)."""
+        if path:
+            self.paths.append(Path(path).expanduser())
+
     def check_outputs(self, outputs: list[Path], snapshot_of: Path | None = None) -> None:
-        """Refuse outputs that would overwrite an input, before anything runs."""
+        """Refuse outputs that would overwrite an input (images, masks, init, clip, weights
+        file), before anything runs."""
         for out in outputs:
             for p in self.paths:
                 if _same_file(out, p):
-                    raise ImageError(f"refusing to overwrite {out}: it is one of the input images; "
+                    raise ImageError(f"refusing to overwrite {out}: it is one of the input files ({p}); "
                                      f"choose another output name")
         if snapshot_of is not None:
             pattern = re.compile(re.escape(snapshot_of.stem) + r"-\d+\.png")
@@ -303,8 +309,14 @@ def _add_network(p):
                         "pooling improves the gradient flow') or max (the network as trained). Default: avg")
     g.add_argument("--raw-network", action="store_true",
                    help="use the weights as trained instead of the paper's normalised network (filters "
-                        "rescaled so each has mean activation 1 over images and positions, CVPR 2016 sec. 2)")
+                        "rescaled so each has mean activation 1 over images and positions, CVPR 2016 sec. 2). "
+                        "Default: the --convention's network (calibrated, paper: normalised; gatys_code: as trained)")
     g.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $STYLELAB_DEVICE, else the best available)")
+    g.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="the network's arithmetic (stylelab.precision): auto (bf16 on CPUs with AMX or AVX512_BF16 "
+                        "where a short measured probe finds it faster, never on AVX2-only CPUs; bf16/fp16 autocast "
+                        "on CUDA; else fp32), fp32, bf16 or fp16 (CUDA). Grams, losses and the optimiser stay fp32. "
+                        "Default: $STYLELAB_PRECISION, else auto")
     g.add_argument("--features", choices=_FEATURES, metavar="|".join(_FEATURES),
                    help="the network whose responses are matched (stylelab.features): vgg16 / vgg19 (ImageNet), "
                         "random-vgg (random weights), random-filters (one layer of random multi-scale filters, "
@@ -312,19 +324,31 @@ def _add_network(p):
                         "sample images' patches, once, then cached). Default: the --weights network")
 
 
-def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise"):
+def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise", schedule: dict | None = None):
+    """The optimisation options; ``schedule`` (:data:`TRANSFER_DEFAULTS`): the student profile's
+    coarse-to-fine stages, step cap and stopping rule as defaults (else one size, 500 steps, no rule)."""
     g = p.add_argument_group("optimisation")
-    g.add_argument("--steps", type=STEPS, default=500, metavar="N|N,N,...",
-                   help="loss evaluations / optimiser steps (default: 500); with --scales per stage, "
-                        "one number for all or one per stage")
+    steps = schedule["steps"] if schedule else 500
+    g.add_argument("--steps", type=STEPS, default=steps, metavar="N|N,N,...",
+                   help=f"loss evaluations / optimiser steps (default: {steps}"
+                        + (", the most per stage: the stopping rule usually ends each stage earlier" if schedule
+                           else "") + "); with --scales per stage, one number for all or one per stage")
     g.add_argument("--scales", type=POS_INTS, metavar="PX,PX,...",
                    help="coarse-to-fine (Gatys et al. 2017): optimise at these longest sides in turn, each "
                         "stage starting from the previous result upsampled; the last must be the output's "
-                        "size, e.g. --scales 128,256,512 with --size 512")
-    g.add_argument("--tol", type=NONNEG, metavar="T",
+                        "size, e.g. --scales 128,256,512 with --size 512"
+                        + (f" (default: --stages {schedule['stages']} halvings of --size)" if schedule else ""))
+    if schedule:
+        g.add_argument("--stages", type=POS_INT, default=schedule["stages"], metavar="K",
+                       help=f"without --scales: K coarse-to-fine stages, each twice the size of the one before, "
+                            f"ending at --size (default: {schedule['stages']}, the student profile's; 1: one size, "
+                            f"the paper)")
+    tol = schedule["tol"] if schedule else None
+    g.add_argument("--tol", type=NONNEG, metavar="T", default=tol,
                    help="the stopping rule: stop (each stage) once the lowest loss fell by no more than the "
-                        "fraction T over the last --patience steps; --steps is then a cap (default: off, "
-                        f"run all steps; {_engine_defaults()[0]:g} is a good value)")
+                        "fraction T over the last --patience steps; --steps is then a cap "
+                        + (f"(default: {tol:g}, the student profile's; 0: run all steps)" if schedule else
+                           f"(default: off, run all steps; {_engine_defaults()[0]:g} is a good value)"))
     g.add_argument("--patience", type=POS_INT, metavar="K", default=_engine_defaults()[1],
                    help=f"the steps the stopping rule looks back (default: {_engine_defaults()[1]})")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
@@ -345,17 +369,22 @@ def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise"):
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (the output path is still printed)")
 
 
-def _add_loss(p):
+def _add_loss(p, tv_at_256: float = 0.0):
     g = p.add_argument_group("loss")
-    g.add_argument("--convention", choices=("gatys_code", "paper"), default="gatys_code",
-                   help="what alpha/beta refer to: gatys_code (the authors' code: mean-squared losses, Gram / HW, "
-                        "w_l ~ 1/N_l^2; the figures' ratios 1e-3 ... 1e-4 give their look) or paper (Eqs. 1, 4, 5 "
-                        "as printed, w_l = 1/5). Default: gatys_code")
+    g.add_argument("--convention", choices=LOSS_CONVENTIONS, default=LOSS_CONVENTIONS[0],
+                   help="what alpha/beta refer to (stylelab.transfer.CONVENTIONS): calibrated (the normalised "
+                        "network, w_l = 1/5, Gram / HW and mean squares, alpha scaled by a measured factor so that "
+                        "the figures' printed ratios 1e-3 ... 1e-4 give their look), gatys_code (the authors' code: "
+                        "w_l ~ 1/N_l^2, for the network as trained) or paper (Eqs. 1, 4, 5 as printed, w_l = 1/5). "
+                        "Default: calibrated")
     g.add_argument("--norm", choices=("paper", "hw", "chw"),
                    help="override the loss normalisation of --convention: paper (Eqs. 1 and 4), hw (Gram / HW, "
                         "MSE, Keras/TF tutorials) or chw (Gram / CHW, the PyTorch tutorial)")
-    g.add_argument("--tv", type=NONNEG, default=0.0,
-                   help="total-variation weight, a smoothness prior added by later work (default: 0, as in the paper)")
+    g.add_argument("--tv", type=NONNEG, default=None if tv_at_256 else 0.0,
+                   help="total-variation weight, a smoothness prior added by later work (Johnson et al. 2016) "
+                        + (f"that keeps the result free of fine colour specks (default: the student profile's, "
+                           f"{tv_at_256:g} x (256 / --size)^2, as the term is a sum over pixels; 0: the paper's "
+                           f"objective)" if tv_at_256 else "(default: 0, as in the paper)"))
     g.add_argument("--gamma", type=NONNEG, default=0.0,
                    help="weight of an L2 pixel prior pulling towards the mean colour (default: 0, as in the paper)")
 
@@ -422,6 +451,7 @@ def _check_file(ws):
 def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
     """Validated keyword arguments for transfer.run that every command shares."""
     ws = _weight_set(args)
+    inputs.file(ws.path)  # a weights file is an input too: never overwritten
     config.resolve_device(args.device)  # an unavailable device fails now, not after loading
     init = args.init
     if init not in inits:
@@ -430,7 +460,8 @@ def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
         except ImageError as exc:
             raise ImageError(f"{exc} (--init takes {', '.join(inits)} or an image)") from None
     return {
-        "weights": ws, "pooling": args.pooling, "normalized": not args.raw_network, "device": args.device,
+        "weights": ws, "pooling": args.pooling, "normalized": False if args.raw_network else None,
+        "device": args.device, "precision": args.precision,
         "convention": args.convention, "norm": args.norm, "tv_weight": args.tv, "gamma": args.gamma,
         "seed": args.seed, "optimizer": args.optimizer, "steps": args.steps, "lr": args.lr,
         "progress": not args.quiet, "init": init, "scales": args.scales, "tol": args.tol,
@@ -465,6 +496,20 @@ def _own(arch: str, content, style) -> tuple[list, list]:
     from .features import own_layers
 
     return own_layers(arch, content, style)
+
+
+def _auto_scales(shape: tuple[int, int], stages: int, layers: list[str], arch: str) -> list[int] | None:
+    """``--stages``' sizes, halving up to the output's longest side (stylelab.paper.stage_scales);
+    stages whose image would be too small for the deepest layer are left out (None: one size)."""
+    from .vgg import min_input_size
+
+    need = min_input_size(layers, arch) if layers else 1
+    size = max(shape)
+    for k in range(stages, 1, -1):
+        scales = [max(1, round(size / 2 ** i)) for i in range(k - 1, -1, -1)]
+        if min(max(1, round(v * scales[0] / size)) for v in shape) >= need:
+            return scales
+    return None
 
 
 def _engine_defaults() -> tuple[float, int]:
@@ -580,8 +625,11 @@ def _execute(args, fn, positional: tuple, kw: dict, out: Path, inputs: _Inputs, 
     result.settings["inputs"] = record
     result.settings["command"] = " ".join([PROG] + list(args.argv))
     saved = result.save(out, protect=inputs.paths)
-    gif = snaps.gif(result) if snaps is not None else None
-    film_path = film.save(film_path, result) if film is not None else None
+    try:
+        gif = snaps.gif(result) if snaps is not None else None
+        film_path = film.save(film_path, result) if film is not None else None
+    except StylelabError as exc:  # checked before the run, so rare (the disk filled up): say what is safe
+        raise type(exc)(f"{exc}; the result itself was saved to {saved} (+ {saved.with_suffix('.json').name})") from None
     if not args.quiet or result.interrupted:
         done = result.steps_done
         total = result.losses.get("total", float("nan"))
@@ -611,6 +659,11 @@ def _regions(args, out: Path, content, styles) -> dict:
         warnings.simplefilter("ignore", masks.MaskResizedWarning)
         if len(args.mask) == 1 and len(styles) > 1:  # one file for several styles: a label map
             target = masks.label_map(args.mask[0], shape, name=f"--mask {args.mask[0]}")
+            if len(target) == 2:  # black and white: "white = inside" or two regions? say which
+                warnings.warn(f"--mask {args.mask[0]} with {len(styles)} STYLEs is read as a label map of 2 regions: "
+                              f"its darker value (black) is painted in STYLE 1 ({args.styles[0]}), its lighter "
+                              f"(white) in STYLE 2 ({args.styles[1] if len(args.styles) > 1 else '?'}); for other "
+                              f"regions give one --mask per STYLE", masks.MaskReadWarning)
         else:
             target = masks.as_masks([Path(m).expanduser() for m in args.mask], shape, name="--mask")
         style_masks = None
@@ -640,9 +693,16 @@ def _cmd_transfer(args) -> int:
     content_path = inputs.image(args.content, "content")
     style_paths = [inputs.image(s, "style") for s in args.styles]
     fine_path = _fine_style(args, inputs, kw, arch)  # --fine-style: scale control (stylelab.scale)
-    inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
+    for m in (getattr(args, "mask", None) or []) + (getattr(args, "style_mask", None) or []):
+        inputs.file(m)  # masks are inputs: no output (--film, --save-every, -o) may replace them
+    inputs.check_outputs([out, out.with_suffix(".json")] + [out.with_suffix(".gif")] * bool(args.save_every),
                          out if args.save_every else None)
     content = _load(content_path, args.size, "content")
+    if args.scales is None and args.stages > 1:  # the default: the student profile's coarse-to-fine stages
+        args.scales = kw["scales"] = _auto_scales(tuple(content.shape[-2:]), args.stages,
+                                                  kw["content_layers"] + kw["style_layers"], arch)
+    if args.tv is None:  # the student profile's TV term at this size (stylelab.paper.tv_weight)
+        kw["tv_weight"] = TRANSFER_DEFAULTS["tv_at_256"] * (256.0 / max(content.shape[-2:])) ** 2
     _check_scales(args, tuple(content.shape[-2:]), kw["content_layers"] + kw["style_layers"], arch)
     style_size = args.style_size or args.size
     styles = [_load(p, style_size, "style") for p in style_paths]
@@ -699,7 +759,7 @@ def _cmd_texture(args) -> int:
     arch = _arch(args, kw)
     kw.update(_style_kwargs(args, arch, len(args.styles)))
     style_paths = [inputs.image(s, "style") for s in args.styles]
-    inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
+    inputs.check_outputs([out, out.with_suffix(".json")] + [out.with_suffix(".gif")] * bool(args.save_every),
                          out if args.save_every else None)
     styles = [_load(p, args.size, "style") for p in style_paths]
     shape = args.out_size or tuple(styles[0].shape[-2:])
@@ -725,7 +785,7 @@ def _cmd_reconstruct(args) -> int:
     arch = _arch(args, kw)
     layers = resolve_layers(_own(arch, args.layer, [])[0], arch)
     content_path = inputs.image(args.content, "content")
-    inputs.check_outputs([out, out.with_suffix(".gif")] if args.save_every else [out],
+    inputs.check_outputs([out, out.with_suffix(".json")] + [out.with_suffix(".gif")] * bool(args.save_every),
                          out if args.save_every else None)
     content = _load(content_path, args.size, "content")
     _check_big_enough(content, layers, arch, "content image")
@@ -939,6 +999,14 @@ def build_parser() -> argparse.ArgumentParser:
 PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
 #: stylelab.statistics.STATISTICS, without importing torch (tests/test_statistics.py keeps them equal).
 STYLE_STATISTICS = ("gram", "mean_std", "mmd_linear", "mmd_gauss")
+#: stylelab.precision.PRECISIONS and stylelab.transfer.CONVENTIONS (the default first), without
+#: importing torch (tests/test_cli.py keeps them equal).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LOSS_CONVENTIONS = ("calibrated", "gatys_code", "paper")
+#: What `stylelab transfer` runs when nothing else is asked for: the student profile's schedule
+#: (stylelab.paper.PROFILES["student"]: coarse to fine in three stages, each until the stopping
+#: rule fires or 400 steps, and its small total-variation weight). tests/test_cli.py keeps them equal.
+TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv_at_256": 1e-3}
 
 
 def _add_transfer(sub) -> None:
@@ -1001,8 +1069,8 @@ def _add_transfer(sub) -> None:
                         "matches FINE's Grams at the fine layers and STYLE's at the coarse ones in one run")
     g.add_argument("--mix-steps", type=POS_INT, metavar="N",
                    help="with --mix paper: L-BFGS steps of the new style image (default: 200)")
-    _add_loss(p)
-    _add_optimisation(p, ("noise", "content", "style"))
+    _add_loss(p, tv_at_256=TRANSFER_DEFAULTS["tv_at_256"])
+    _add_optimisation(p, ("noise", "content", "style"), schedule=TRANSFER_DEFAULTS)
     _add_network(p)
     p.set_defaults(handler=_cmd_transfer)
 
@@ -1114,8 +1182,8 @@ def _add_reproduce(sub) -> None:
                                    "paper's figures; prints the gallery's path.")
     p.add_argument("--profile", choices=("quick", "student", "paper"), default="quick",
                    help="quick (small images, few steps: minutes on a CPU, for tests), student (the figures on "
-                        "a laptop CPU: 256 px, 03 at 512 px, coarse-to-fine, each run until converged) or paper "
-                        "(the paper's sizes and steps; use a GPU). Default: quick")
+                        "a laptop CPU: 256 px, 03 at 384 px, coarse-to-fine, each run until converged, a small "
+                        "TV term) or paper (the paper's sizes and steps; use a GPU). Default: quick")
     p.add_argument("--only", type=NAMES, metavar="NN,NN", help="only these notebooks, by number, e.g. 01,03")
     p.add_argument("-o", "--output", metavar="DIR", default="reproduce-out",
                    help="output folder: executed notebooks, figures, metrics, gallery (default: reproduce-out)")
@@ -1129,15 +1197,17 @@ def _add_reproduce(sub) -> None:
 def _add_lessons(sub) -> None:
     """``stylelab lessons -o DIR``: copy the lesson notebooks into a folder."""
     p = sub.add_parser("lessons", formatter_class=_Formatter,
-                       help="copy the lesson notebooks (and the explorer) into a folder",
-                       description="Copy the numbered lesson notebooks 00-07 and the explorer 08 into DIR, to open "
+                       help="copy the lesson notebooks (student edition) and the explorer into a folder",
+                       description="Copy the numbered lesson notebooks, student edition (each exercise a stub to "
+                                   "fill in, no worked solutions), into DIR, to open "
                                    "with `jupyter lab DIR`. A notebook already in DIR is never overwritten unless "
                                    "you ask: an identical one is left alone, one that differs (you edited or ran "
                                    "it) is kept and listed; --force replaces it and keeps your version as "
                                    "NAME.ipynb.bak.",
                        epilog="example:\n  stylelab lessons -o my-lessons && jupyter lab my-lessons\n\n"
-                              "These are the instructor notebooks, worked solutions included; for the student\n"
-                              "edition (exercises as stubs): stylelab course build --edition student -o DIR")
+                              "These are the student notebooks (an installed stylelab ships no solutions). An\n"
+                              "instructor builds the worked solutions from a checkout of the repository:\n"
+                              "  stylelab course build --edition instructor --from stylelab/notebooks -o DIR")
     p.add_argument("-o", "--output", metavar="DIR", default="stylelab-lessons",
                    help="folder for the notebooks, created if needed (default: stylelab-lessons)")
     p.add_argument("--force", action="store_true",

@@ -42,6 +42,15 @@ FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_FRAMES = 300
 #: The frame rate of a folder of frames (which does not store one) unless given.
 DEFAULT_FPS = 12.0
+#: The largest frame :func:`read` decodes: 8K UHD (7680 x 4320). A bigger canvas (an 85-byte
+#: GIF can declare 10000 x 10000) is refused before any frame is decoded.
+MAX_FRAME_PIXELS = 7680 * 4320
+#: The most pixels :func:`read` decodes in all (frame size x frames it would read), checked
+#: before the first frame is decoded: 300 frames of 4K video (3840 x 2160) fit.
+MAX_CLIP_PIXELS = 2_500_000_000
+#: Without ``size`` the frames are kept as stored: at most this many pixels in all (as
+#: float32 tensors, 12 bytes each); pass ``size`` to shrink larger clips as they are read.
+MAX_KEPT_PIXELS = 50_000_000
 
 
 @dataclass
@@ -98,6 +107,12 @@ def read(path: str | os.PathLike, size: int | None = None, *, frames: int | None
     fewer), saying so. fps: the frame rate of a folder of frames (default :data:`DEFAULT_FPS`);
     files carry their own. Raises :class:`ImageError` for a missing path, a file that is not
     a video, a clip without frames, a clip over the limit and a corrupt or odd-sized frame.
+
+    Decompression bombs: the frame size and the number of frames are read from the file's
+    header and checked before any frame is decoded (a frame of at most
+    :data:`MAX_FRAME_PIXELS`, at most :data:`MAX_CLIP_PIXELS` decoded in all, and without
+    ``size`` at most :data:`MAX_KEPT_PIXELS` kept); each frame is shrunk to ``size`` as it
+    is read (by ffmpeg itself for videos), so memory stays that of the small frames.
     """
     frames, limit = _frames_count(frames, limit)
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
@@ -109,6 +124,8 @@ def read(path: str | os.PathLike, size: int | None = None, *, frames: int | None
     suffix = path.suffix.lower()
     if path.is_dir():
         images, rate = _read_folder(path, size, want, limit, frames), fps or DEFAULT_FPS
+    elif path.is_file() and path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes); re-download or re-export it")
     elif suffix in PILLOW_SUFFIXES:
         images, rate = _read_pillow(path, size, want)
     elif suffix in FFMPEG_SUFFIXES:
@@ -128,11 +145,41 @@ def read(path: str | os.PathLike, size: int | None = None, *, frames: int | None
     return Clip(images, float(rate), str(path))
 
 
+def _budget(path, w: int, h: int, n: int, size) -> None:
+    """Refuse a clip whose (w x h) frames, ``n`` of them to be read, would take too much
+    memory or time to decode: checked on the header, before any frame is decoded."""
+    if w < 1 or h < 1:
+        raise ImageError(f"{path} declares frames of {w}x{h} px: not a readable video")
+    if w * h > MAX_FRAME_PIXELS:
+        raise ImageError(f"{path} has frames of {w}x{h} px, more than stylelab's limit of {MAX_FRAME_PIXELS:,} "
+                         f"pixels per frame (8K video); shrink the video first (e.g. ffmpeg -vf scale=1920:-2)")
+    if w * h * n > MAX_CLIP_PIXELS:
+        raise ImageError(f"{path}: {n} frames of {w}x{h} px are more than stylelab's limit of {MAX_CLIP_PIXELS:,} "
+                         f"pixels to decode; take fewer frames (--frames N) or shrink the video first")
+    if size is None and w * h * n > MAX_KEPT_PIXELS:
+        raise ImageError(f"{path}: {n} frames of {w}x{h} px kept at full size are more than {MAX_KEPT_PIXELS:,} "
+                         f"pixels; pass size= (stylelab video --size) to shrink them as they are read")
+
+
+def _target(w: int, h: int, size: int | None) -> tuple[int, int]:
+    """(w, h) of a frame shrunk (or enlarged) so that its longest side is ``size``."""
+    if size is None or max(w, h) == size:
+        return w, h
+    return max(1, round(w * size / max(h, w))), max(1, round(h * size / max(h, w)))
+
+
 def _fit(pil: Image.Image, size: int | None) -> torch.Tensor:
+    """A decoded frame as (1, 3, H, W), shrunk on the PIL image first (never a full-size
+    float tensor of a big frame)."""
+    w, h = pil.size
+    tw, th = _target(w, h, size)
+    if (tw, th) != (w, h) and tw * th < w * h:
+        if pil.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
+            pil = pil_to_rgb(pil)
+        pil = pil.resize((tw, th), Image.Resampling.LANCZOS, reducing_gap=3.0)
     t = to_tensor(pil_to_rgb(pil))
-    if size is not None and max(t.shape[-2:]) != size:
-        h, w = t.shape[-2:]
-        t = resize_to(t, (max(1, round(h * size / max(h, w))), max(1, round(w * size / max(h, w)))))
+    if size is not None and tuple(t.shape[-2:]) != (th, tw):
+        t = resize_to(t, (th, tw))
     return t
 
 
@@ -142,6 +189,24 @@ def _read_folder(path: Path, size, want: int, limit: int, frames) -> list[torch.
         raise ImageError(f"the folder {path} holds no frames (PNG or JPEG files)")
     if frames is None and len(files) > limit:
         raise _too_long(path, str(len(files)), limit)
+    from .image import _huge_images_allowed
+
+    total = kept = 0
+    for f in files[:want]:  # every frame's header first: nothing is decoded before the budget is known
+        try:
+            with _huge_images_allowed(), Image.open(f) as im:
+                w, h = im.size
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken headers
+            raise ImageError(f"frame {f.name} of {path} is not a readable image ({exc})") from None
+        if w * h > MAX_FRAME_PIXELS:
+            raise ImageError(f"frame {f.name} of {path} is {w}x{h} px, more than stylelab's limit of "
+                             f"{MAX_FRAME_PIXELS:,} pixels per frame; shrink the frames first")
+        total += w * h
+        tw, th = _target(w, h, size)
+        kept += tw * th
+    if total > MAX_CLIP_PIXELS or kept > MAX_KEPT_PIXELS:
+        raise ImageError(f"the frames of {path} hold {total:,} pixels, too many to decode or keep; take fewer "
+                         f"(--frames N) or pass a smaller size (--size)")
     out = []
     for f in files[:want]:
         try:
@@ -152,15 +217,19 @@ def _read_folder(path: Path, size, want: int, limit: int, frames) -> list[torch.
 
 
 def _read_pillow(path: Path, size, want: int) -> tuple[list[torch.Tensor], float]:
+    from .image import _huge_images_allowed
+
     out, durations = [], []
     try:
-        with Image.open(path) as im:
+        with _huge_images_allowed(), Image.open(path) as im:
+            w, h = im.size  # the canvas every frame is decoded to
+            _budget(path, w, h, min(want, int(getattr(im, "n_frames", 1) or 1)), size)  # headers only
             for k, frame in enumerate(ImageSequence.Iterator(im)):
                 if k >= want:
                     break
                 frame.load()
                 durations.append(frame.info.get("duration") or 0)
-                out.append(_fit(frame.copy(), size))
+                out.append(_fit(frame, size))  # shrunk now: one full-size frame at a time
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken files
@@ -177,10 +246,21 @@ def _read_ffmpeg(path: Path, size, want: int) -> tuple[list[torch.Tensor], float
         raise SettingsError(f'reading {path.suffix} needs imageio-ffmpeg: pip install "stylelab[film]"; or give '
                             "an animated GIF or a folder of frames") from None
     out: list[torch.Tensor] = []
+    header = _ffmpeg_header(path)  # frame size and length, without decoding a frame
+    sw, sh = header["size"]
+    rate, seconds = float(header.get("fps") or 0), float(header.get("duration") or 0)
+    estimate = math.ceil(rate * seconds) + 1 if rate > 0 and seconds > 0 else want
+    _budget(path, sw, sh, min(want, estimate), size)
+    tw, th = _target(sw, sh, size)
+    # ffmpeg shrinks each frame itself (area average) and stops after the frames wanted
+    params = ["-frames:v", str(want)] + (["-vf", f"scale={tw}:{th}:flags=area"] if (tw, th) != (sw, sh) else [])
     try:
-        reader = imageio_ffmpeg.read_frames(str(path))
+        reader = imageio_ffmpeg.read_frames(str(path), output_params=params)
         meta = reader.__next__()
         w, h = meta["size"]
+        if tuple(meta.get("source_size") or (sw, sh)) != (sw, sh):
+            reader.close()
+            raise ImageError(f"{path} changed its frame size while it was read")
         try:
             for k, raw in enumerate(reader):
                 if k >= want:
@@ -198,6 +278,29 @@ def _read_ffmpeg(path: Path, size, want: int) -> tuple[list[torch.Tensor], float
         raise ImageError(f"{where}{path} is not a readable video or is corrupt "
                          f"({' '.join(str(exc).split())[:200]})") from None
     return out, float(meta.get("fps") or DEFAULT_FPS)
+
+
+def _ffmpeg_header(path: Path) -> dict:
+    """The video stream's size, fps and duration from ``ffmpeg -i`` (which reads the header
+    and decodes nothing). :class:`ImageError` if there is no video stream."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from imageio_ffmpeg._parsing import parse_ffmpeg_header
+
+    try:
+        proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                              capture_output=True, timeout=60)
+        text = proc.stderr.decode("utf-8", "replace")
+        meta = parse_ffmpeg_header(text)
+        w, h = (int(v) for v in meta["size"])
+    except subprocess.TimeoutExpired:
+        raise ImageError(f"{path}: ffmpeg could not read its header within 60 s") from None
+    except Exception:  # noqa: BLE001 - no video stream, not a video, ffmpeg's complaints
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()] if "text" in locals() else []
+        why = f" ({lines[-1][:200]})" if lines else ""
+        raise ImageError(f"{path} is not a readable video or is corrupt{why}") from None
+    return {**meta, "size": (w, h)}
 
 
 # ------------------------------------------------------------------------------ writing

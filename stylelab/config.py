@@ -20,6 +20,9 @@ Environment variables
 ``STYLELAB_DEVICE``
     ``cpu``, ``cuda``, ``cuda:1``, ``mps``: the default device. Default: the
     first of cuda, mps, cpu that is available.
+``STYLELAB_PRECISION``
+    ``auto``, ``fp32``, ``bf16``, ``fp16``: the network's arithmetic when none is
+    given (:mod:`stylelab.precision`). Default: ``auto``.
 """
 
 from __future__ import annotations

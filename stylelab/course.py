@@ -22,10 +22,17 @@ cells tagged ``solution`` (collapsed in the lessons).
   indentation, ``# YOUR CODE HERE`` and ``raise NotImplementedError("<notebook> exercise
   <grade_id>: <hint>")`` (the hint from the ``### HINT:`` lines), drops the cells tagged
   ``solution``, clears all outputs and keeps the nbgrader metadata, so nbgrader can grade it.
-- The **instructor edition** is the notebooks as committed.
+- The **instructor edition** is the notebooks as committed. It is built only from a checkout
+  of the repository (or ``--from`` a folder of instructor notebooks): an installed package
+  ships the student edition only (``setup.py`` bundles :func:`student_bytes` of each lesson,
+  marked ``metadata.stylelab.edition = "student"``), so no solution reaches a student's
+  ``site-packages``, and ``stylelab lessons`` hands out the student edition too.
 
 Before anything is written every selected notebook is validated (:class:`CourseError` lists
-all problems): unbalanced markers, a solution region in a cell without nbgrader solution
+all problems), and every edition folder is checked (a file in its place, a file on its path,
+a folder that cannot be written, files that would be overwritten): nothing is written unless
+all editions can be. Notebooks are written with the usual permissions (``0666`` less the
+umask), so handouts on a shared server are readable. The problems checked: unbalanced markers, a solution region in a cell without nbgrader solution
 metadata, a solution cell without a region, duplicate or malformed ``grade_id``, a grade cell
 without ``points``. An edition folder records what it wrote (``.stylelab-course.json``);
 a file that is not in that record, or was edited since, is never overwritten without ``force``.
@@ -293,6 +300,30 @@ def _replace_regions(source: str, replacement) -> str:
     return text + "\n" if source.endswith("\n") else text
 
 
+#: ``metadata.stylelab.edition`` of a student edition (what an installed package ships).
+EDITION_KEY = "stylelab"
+
+
+def edition_of(nb) -> str | None:
+    """``"student"`` for a notebook :func:`student_notebook` made, else None (as committed)."""
+    meta = nb.get("metadata", {}).get(EDITION_KEY) if isinstance(nb, dict) else None
+    return meta.get("edition") if isinstance(meta, dict) else None
+
+
+def student_bytes(path: str | os.PathLike) -> bytes:
+    """The student edition of the notebook file ``path``, as written to disk (a notebook that
+    already is one, e.g. the copy an installed package ships, unchanged). :class:`CourseError`
+    if its exercises are malformed."""
+    path = Path(path)
+    nb = _read(path)
+    if edition_of(nb) == "student":
+        return path.read_bytes()
+    problems = validate(nb, path.name)
+    if problems:
+        raise CourseError(f"{len(problems)} problem(s) with the exercises: " + "; ".join(problems))
+    return _notebook_bytes(student_notebook(nb, path.stem))
+
+
 def student_notebook(nb: nbformat.NotebookNode, notebook: str) -> nbformat.NotebookNode:
     """The student edition of ``nb`` (a new notebook; ``nb`` is not changed). ``notebook`` is its
     name in the stubs' messages (``01_content_reconstruction``). Call :func:`validate` first."""
@@ -312,6 +343,7 @@ def student_notebook(nb: nbformat.NotebookNode, notebook: str) -> nbformat.Noteb
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
     out.cells = cells
+    out.metadata[EDITION_KEY] = {"edition": "student"}
     leaked = [i for i, c in enumerate(cells) if BEGIN_SOLUTION in c.source or END_SOLUTION in c.source]
     if leaked:  # validate() rules this out; never hand out a solution
         raise CourseError(f"{notebook}: solution markers left in cells {leaked} of the student edition")
@@ -319,8 +351,17 @@ def student_notebook(nb: nbformat.NotebookNode, notebook: str) -> nbformat.Noteb
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``. A cell without an id gets one made from its place and source
+    (nbformat would draw a random one: the student edition would differ on every build)."""
     try:
-        return nbformat.read(path, as_version=4)
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        if (isinstance(raw, dict) and isinstance(raw.get("cells"), list) and raw.get("nbformat") == 4
+                and isinstance(raw.get("nbformat_minor"), int) and raw["nbformat_minor"] >= 5):
+            for i, cell in enumerate(raw["cells"]):
+                if isinstance(cell, dict) and not cell.get("id"):
+                    text = "".join(cell.get("source") or "") if isinstance(cell.get("source"), (list, str)) else ""
+                    cell["id"] = "cell-" + hashlib.sha256(f"{i}\n{text}".encode()).hexdigest()[:12]
+        return nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook
         raise CourseError(f"cannot read notebook {path}: {exc}") from exc
 
@@ -357,7 +398,11 @@ def _notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write ``data`` to a temporary sibling, then ``os.replace``. The file gets the mode any
+    new file gets (0666 less the umask: readable by the class on a shared server), not
+    ``mkstemp``'s 0600."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -365,6 +410,27 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_folder(folder: Path, what: str = "the output folder") -> None:
+    """:class:`CourseError` unless ``folder`` is, or can be made, a writable folder: not a file,
+    no file on its path, and a new file can be created in it (or in the first folder above it
+    that exists). Nothing is left behind."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise CourseError(f"{folder} exists and is not a folder: choose a folder for {what}")
+    probe_in = folder
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise CourseError(f"cannot make {what} {folder}: {probe_in} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".stylelab-probe.", dir=probe_in)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CourseError(f"cannot write {what} {folder}: {probe_in} is not writable "
+                          f"({exc.strerror or exc})") from None
 
 
 def _backup_name(path: Path) -> Path:
@@ -376,13 +442,14 @@ def _backup_name(path: Path) -> Path:
     return candidate
 
 
-def _write_edition(edition: str, folder: Path, files: dict[str, bytes], sources: Sequence[Path],
-                   force: bool) -> list[Path]:
+def _plan_edition(edition: str, folder: Path, files: dict[str, bytes], sources: Sequence[Path],
+                  force: bool) -> tuple:
+    """Check that the ``edition`` can be written to ``folder`` (nothing is written); returns
+    what :func:`_write_edition` needs."""
     folder = folder.expanduser()
     if any(folder.resolve() == s.parent.resolve() for s in sources):
         raise CourseError(f"{folder} holds the source notebooks; write the {edition} edition somewhere else")
-    if folder.exists() and not folder.is_dir():
-        raise CourseError(f"{folder} exists and is not a folder")
+    check_folder(folder, f"the {edition} edition")
     manifest_path = folder / MANIFEST
     manifest: dict = {"edition": edition, "files": {}}
     if manifest_path.is_file():
@@ -406,6 +473,15 @@ def _write_edition(edition: str, folder: Path, files: dict[str, bytes], sources:
             raise CourseError(f"{folder}: not overwriting {', '.join(edited)} (edited since it was built, or not "
                               f"built by stylelab course); pass force (--force) to replace them (the old files "
                               f"are kept as NAME.bak)")
+    taken = [name for name in files if (folder / name).exists() and not (folder / name).is_file()]
+    if taken:
+        raise CourseError(f"{folder}: {', '.join(taken)} exist(s) and is not a file; move it away")
+    return edition, folder, files, manifest, manifest_path, edited
+
+
+def _write_edition(edition: str, folder: Path, files: dict[str, bytes], manifest: dict, manifest_path: Path,
+                   edited: list[str]) -> list[Path]:
+    """Write one edition that :func:`_plan_edition` checked."""
     folder.mkdir(parents=True, exist_ok=True)
     if manifest.get("edition") != edition:  # force: the files of another edition are no longer ours
         manifest["files"] = {}
@@ -434,23 +510,38 @@ def build(edition: str, out_dir: str | os.PathLike, notebooks: Iterable[str | os
     Raises :class:`CourseError` if a notebook's exercises are malformed (nothing is written
     then) or if a file in ``out_dir`` would be overwritten that stylelab did not write or that
     was edited since, unless ``force``. Building again with the same notebooks is a no-op.
+    Every edition folder is checked (a file in its place or on its path, not writable, files
+    that would be overwritten) before any is written. The instructor edition needs notebooks
+    with their solutions (a checkout, or ``source``); from the student edition an installed
+    package ships it raises :class:`CourseError`.
     """
     if edition not in (*EDITIONS, "both"):
         raise CourseError(f"edition must be student, instructor or both, not {edition!r}")
     paths = _sources(notebooks, source)
     loaded = {p: _read(p) for p in paths}
-    problems = [msg for p, nb in loaded.items() for msg in validate(nb, p.name)]
+    editions = EDITIONS if edition == "both" else (edition,)
+    shipped = [p.name for p, nb in loaded.items() if edition_of(nb) == "student"]
+    if "instructor" in editions and shipped:
+        raise CourseError(f"{', '.join(shipped)}: the student edition (what an installed stylelab ships, without the "
+                          f"solutions); build the instructor edition from a checkout of the repository "
+                          f"(--from path/to/stylelab/notebooks), or build --edition student")
+    problems = [msg for p, nb in loaded.items() if edition_of(nb) != "student" for msg in validate(nb, p.name)]
     if problems:
         raise CourseError(f"{len(problems)} problem(s) with the exercises: " + "; ".join(problems))
-    out = Path(out_dir)
-    editions = EDITIONS if edition == "both" else (edition,)
-    written: list[Path] = []
-    for ed in editions:
+    out = Path(out_dir).expanduser()
+    if edition == "both":
+        check_folder(out, "the course folder")  # a file at -o: one line, before anything is written
+    plans = []
+    for ed in editions:  # every edition is checked before any is written
         if ed == "student":
-            files = {p.name: _notebook_bytes(student_notebook(nb, p.stem)) for p, nb in loaded.items()}
+            files = {p.name: (p.read_bytes() if edition_of(nb) == "student" else
+                              _notebook_bytes(student_notebook(nb, p.stem))) for p, nb in loaded.items()}
         else:
             files = {p.name: p.read_bytes() for p in paths}
-        written += _write_edition(ed, out / ed if edition == "both" else out, files, paths, force)
+        plans.append(_plan_edition(ed, out / ed if edition == "both" else out, files, paths, force))
+    written: list[Path] = []
+    for ed, folder, files, manifest, manifest_path, edited in plans:
+        written += _write_edition(ed, folder, files, manifest, manifest_path, edited)
     return written
 
 
@@ -475,8 +566,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                "  stylelab course build --edition student -o hw 01 02")
     q.add_argument("notebooks", metavar="NOTEBOOK", nargs="*",
                    help="notebooks by number (01), name (01_content_reconstruction) or file (default: all lessons)")
-    q.add_argument("--edition", choices=("student", "instructor", "both"), default="both",
-                   help="which edition; both (default) writes DIR/student and DIR/instructor")
+    q.add_argument("--edition", choices=("student", "instructor", "both"), default=None,
+                   help="which edition; both writes DIR/student and DIR/instructor (default: both from a checkout "
+                        "or --from, student from an installed package, which ships no solutions)")
     q.add_argument("-o", "--output", metavar="DIR", required=True, help="output folder")
     q.add_argument("--from", dest="source", metavar="FOLDER",
                    help="the folder of the source notebooks (default: the lessons shipped with stylelab)")
@@ -487,7 +579,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_build(args) -> int:
-    written = build(args.edition, Path(args.output).expanduser(), args.notebooks or None, force=args.force,
+    edition = args.edition
+    if edition is None:
+        from . import _locations
+
+        edition = "both" if args.source or _locations.checkout_root() is not None else "student"
+    written = build(edition, Path(args.output).expanduser(), args.notebooks or None, force=args.force,
                     source=args.source)
     folders = sorted({p.parent for p in written})
     for folder in folders:

@@ -26,15 +26,28 @@ total variation           absolute instead of squared differences, a mean, one d
 
 A wrong answer never shows the reference: the error (and its traceback in Jupyter,
 see :meth:`ExerciseError._render_traceback_`) names the mistake, the input and the
-numbers, not the code. The engine can then run on the student's functions
+numbers, not the code. Nor can the student's function reach the answer: stylelab's own
+functions are refused as answers, and so is calling the reference of the exercise
+(``stylelab.losses.gram`` inside ``gram``); the expected values are computed only after
+the student's function has returned, so no frame it can inspect holds them. Every call of
+the student's code has a time limit (:data:`TIME_LIMIT` seconds; an endless loop is
+stopped with a one-line :class:`ExerciseError`), and what it returns is checked for type
+and finiteness before anything else. The engine can then run on the student's functions
 (``stylelab.transfer(..., functions={"gram": gram})``, see
 :data:`stylelab.transfer.FUNCTIONS`), so the lesson's figure is made with them.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
+import signal
+import sys
+import threading
+import time
 import traceback
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -46,6 +59,14 @@ __all__ = ["ExerciseError", "check_content_loss", "check_gram", "check_style_lay
            "check_layer_weights", "check_total_loss", "check_closure", "check_tv_loss", "fixed"]
 
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Seconds one call of the student's function (or one check's L-BFGS run) may take before
+#: the checker stops it (an endless loop). On the main thread of POSIX (a Jupyter kernel, a
+#: script) SIGALRM interrupts it; elsewhere it runs in a helper thread that is abandoned.
+TIME_LIMIT = 20.0
+_PACKAGE = Path(__file__).resolve().parent
+#: The reference implementations the exercise being checked must not call (its own Eq.).
+_FORBIDDEN: contextvars.ContextVar = contextvars.ContextVar("stylelab_exercise_forbidden", default=())
+
 #: The PyTorch tutorial numbers every convolution in order (conv_1 ... conv_16): its
 #: style layers conv_1 ... conv_5 are the paper's conv1_1, conv1_2, conv2_1, conv2_2, conv3_1.
 TUTORIAL_LAYERS = ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
@@ -75,12 +96,121 @@ def _ok(message: str) -> None:
     print(f"✓ {message}")
 
 
-def _call(fn: Callable, name: str, *args):
-    """Call the student's function; an exception becomes one line naming their line."""
-    if not callable(fn):
-        raise ExerciseError(f"{name} is not a function (got {type(fn).__name__}); define it with def {name}(...)")
+class _TimeUp(BaseException):
+    """Raised inside the student's code when :data:`TIME_LIMIT` is over (a BaseException, so
+    their ``except Exception`` does not swallow it)."""
+
+
+def _origin(fn):
+    """The function behind partials, bound methods and ``functools.wraps`` wrappers."""
+    for _ in range(32):
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif getattr(fn, "__func__", None) is not None:
+            fn = fn.__func__
+        elif getattr(fn, "__wrapped__", None) is not None:
+            fn = fn.__wrapped__
+        else:
+            break
+    return fn
+
+
+def _refuse_own(fn, name: str) -> None:
+    """stylelab's own functions are not an answer (``check_gram(stylelab.losses.gram)``)."""
+    f = _origin(fn)
+    module = str(getattr(f, "__module__", None) or getattr(type(f), "__module__", "") or "")
+    code = getattr(f, "__code__", None)
+    in_package = code is not None and Path(code.co_filename).resolve().is_relative_to(_PACKAGE)
+    if module == "stylelab" or module.startswith("stylelab.") or in_package:
+        what = getattr(f, "__qualname__", type(f).__name__)
+        raise ExerciseError(f"{name} is stylelab's own {module}.{what}: the exercise is to write it yourself "
+                            f"(define it with def {name}(...) in the notebook)")
+
+
+def _forbid(*functions):
+    """Decorator: while the checker runs, the student's code must not call ``functions``."""
+    def wrap(check):
+        @functools.wraps(check)
+        def checker(*args, **kwargs):
+            token = _FORBIDDEN.set(tuple(f for f in functions if f is not None))
+            try:
+                return check(*args, **kwargs)
+            finally:
+                _FORBIDDEN.reset(token)
+        return checker
+    return wrap
+
+
+def _guarded(fn: Callable, args: tuple, name: str):
+    """``fn(*args)`` with the time limit, watching for calls of the forbidden references."""
+    forbidden = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in _FORBIDDEN.get() if hasattr(f, "__code__")}
+    hits: list[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in forbidden:
+            hits.append(forbidden[frame.f_code])
+
+    def done(value):
+        if hits:
+            raise ExerciseError(f"{name} calls stylelab's own {hits[0]}: the exercise is to write it yourself")
+        return value
+
+    limit = float(TIME_LIMIT)
+    late = ExerciseError(f"{name} did not finish within {limit:g} s: an endless loop? (a while loop whose condition "
+                         f"never changes, or a function that calls itself without end)")
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        outer = {"first": False}
+
+        def alarm(signum, frame):
+            if outer["first"] and callable(previous_handler):  # someone else's alarm came first
+                return previous_handler(signum, frame)
+            raise _TimeUp()
+
+        previous_handler = signal.signal(signal.SIGALRM, alarm)
+        previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, limit)
+        if previous_delay and previous_delay < limit:
+            outer["first"] = True
+            signal.setitimer(signal.ITIMER_REAL, previous_delay)
+        start = time.monotonic()
+        previous_profile = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            value = fn(*args)
+        except _TimeUp:
+            raise late from None
+        finally:
+            sys.setprofile(previous_profile)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_handler)
+            if previous_delay:
+                left = previous_delay - (time.monotonic() - start)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
+        return done(value)
+    box: dict = {}
+
+    def run():  # not the main thread (or no SIGALRM): a helper thread, abandoned if it overruns
+        sys.setprofile(profile)
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the checker's thread
+            box["error"] = exc
+        finally:
+            sys.setprofile(None)
+
+    worker = threading.Thread(target=run, name=f"stylelab-check-{name}", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        raise ExerciseError(f"{late} (it keeps running in the background: restart the kernel)")
+    if "error" in box:
+        raise box["error"]
+    return done(box.get("value"))
+
+
+def _attempt(fn: Callable, name: str, *args):
+    """Run student code (guarded); an exception becomes one line naming their line."""
     try:
-        return fn(*args)
+        return _guarded(fn, args, name)
     except NotImplementedError:  # the student edition's stub: its message is the hint
         raise
     except ExerciseError:
@@ -91,6 +221,22 @@ def _call(fn: Callable, name: str, *args):
         raise ExerciseError(f"{name} raised {type(exc).__name__}: {exc}{where}") from None
 
 
+def _call(fn: Callable, name: str, *args):
+    """Call the student's function: not stylelab's own, with a time limit, without calling the
+    reference; an exception becomes one line naming their line."""
+    if not callable(fn):
+        raise ExerciseError(f"{name} is not a function (got {type(fn).__name__}); define it with def {name}(...)")
+    _refuse_own(fn, name)
+    return _attempt(fn, name, *args)
+
+
+def _finite(t: torch.Tensor, name: str) -> None:
+    if t.is_floating_point() or t.is_complex():
+        if not bool(torch.isfinite(t.detach()).all()):
+            raise ExerciseError(f"{name} returned NaN or infinite values: check for a division by zero, a log or "
+                                f"sqrt of a negative number, or an uninitialised tensor (torch.empty)")
+
+
 def _scalar(value, name: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise ExerciseError(f"{name} returned {type(value).__name__}, not a tensor: don't call .item() or float() "
@@ -98,7 +244,13 @@ def _scalar(value, name: str) -> torch.Tensor:
     if value.numel() != 1:
         raise ExerciseError(f"{name} must return one number (a 0-d tensor), got shape {tuple(value.shape)}: "
                             "sum over every index")
+    _finite(value, name)
     return value.reshape(())
+
+
+def _short(value, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def _close(a: float, b: float, rtol: float = 1e-4) -> bool:
@@ -119,6 +271,7 @@ def _ratio_message(got: float, want: float, known: dict[float, str], name: str, 
 # 01: the content loss
 
 
+@_forbid(losses.content_loss)
 def check_content_loss(content_loss: Callable) -> None:
     """Eq. 1 of Gatys et al. (CVPR 2016): ``content_loss(F, P) = 1/2 sum (F - P)^2``.
 
@@ -130,8 +283,8 @@ def check_content_loss(content_loss: Callable) -> None:
     F = fixed(1, 4, 3, 5).requires_grad_(True)
     P = fixed(1, 4, 3, 5, offset=1.0)
     n, m = 4, 15
-    want = float(losses.content_loss(F.detach(), P))
     got = float(_scalar(_call(content_loss, name, F, P), name).detach())
+    want = float(losses.content_loss(F.detach(), P))  # only now: no frame the student's code saw holds it
     if not _close(got, want):
         raise ExerciseError(_ratio_message(got, want, {
             2.0: "the 1/2 of Eq. 1 is missing",
@@ -156,8 +309,8 @@ def check_content_loss(content_loss: Callable) -> None:
         raise ExerciseError(f"{name}'s gradient with respect to F is not F - P (Eq. 2): check the square and the 1/2")
     # A batch of two images: the loss sums over both, once.
     F2, P2 = fixed(2, 4, 3, 5), fixed(2, 4, 3, 5, offset=1.0)
-    want2 = float(losses.content_loss(F2, P2))
     got2 = float(_scalar(_call(content_loss, name, F2, P2), name).detach())
+    want2 = float(losses.content_loss(F2, P2))
     if not _close(got2, want2):
         raise ExerciseError(_ratio_message(got2, want2, {
             2.0: "the batch is counted twice (summed per image and then again)",
@@ -171,6 +324,7 @@ def check_content_loss(content_loss: Callable) -> None:
 # 02: the Gram matrix and E_l
 
 
+@_forbid(losses.gram)
 def check_gram(gram: Callable) -> None:
     """Eq. 3: ``gram(F)`` with F of shape (B, N_l, H, W) returns G of shape (B, N_l, N_l),
     G_ij = sum_k F_ik F_jk over the M_l = H W positions, not divided by anything."""
@@ -178,11 +332,12 @@ def check_gram(gram: Callable) -> None:
     b, n, h, w = 2, 3, 4, 5
     m = h * w
     F = fixed(b, n, h, w)
-    want = losses.gram(F)
     got = _call(gram, name, F)
     if not isinstance(got, torch.Tensor):
         raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
     got = got.detach().float()
+    want = losses.gram(F)  # only now: no frame the student's code saw holds it
     inputs = f"F of shape {(b, n, h, w)}"
     if tuple(got.shape) in ((b, m, m), (m, m)):
         raise ExerciseError(f"{name} returned shape {tuple(got.shape)} for {inputs}: that is F^T F, correlations between "
@@ -208,6 +363,7 @@ def check_gram(gram: Callable) -> None:
     return _ok(f"{name} is Eq. 3: shape (B, N_l, N_l), symmetric, right values on fixed inputs, one per image")
 
 
+@_forbid(losses.style_layer_loss)
 def check_style_layer_loss(style_layer_loss: Callable) -> None:
     """Eq. 4: ``style_layer_loss(F, A) = 1/(4 N_l^2 M_l^2) sum_ij (G_ij - A_ij)^2`` with G
     the Gram matrix of F (1, N_l, H, W) and A the style image's (1, N_l, N_l)."""
@@ -216,9 +372,9 @@ def check_style_layer_loss(style_layer_loss: Callable) -> None:
     m = h * w
     F = fixed(1, n, h, w).requires_grad_(True)
     A = losses.gram(fixed(1, n, h, w, offset=2.0))
-    want = float(losses.style_layer_loss(F.detach(), A))
     value = _scalar(_call(style_layer_loss, name, F, A), name)
     got = float(value.detach())
+    want = float(losses.style_layer_loss(F.detach(), A))  # only now
     inputs = f"F of shape {(1, n, h, w)}, A of shape {(1, n, n)}"
     if not _close(got, want):
         raise ExerciseError(_ratio_message(got, want, {
@@ -261,9 +417,12 @@ def check_style_layers(style_layers: Callable) -> None:
     name = "style_layers"
     for k in range(1, 6):
         got = _call(style_layers, name, k)
-        if isinstance(got, str) or not hasattr(got, "__iter__"):
-            raise ExerciseError(f"{name}({k}) must return a list of layer names, got {got!r}")
-        got = [str(x) for x in got]
+        if isinstance(got, (str, bytes)) or not isinstance(got, (list, tuple)):
+            raise ExerciseError(f"{name}({k}) must return a list of layer names, got {type(got).__name__} "
+                                f"{_short(got)}")
+        if not all(isinstance(x, str) for x in got):
+            raise ExerciseError(f"{name}({k}) must return layer names (strings), got {_short(got)}")
+        got = list(got)
         want = list(PAPER_LAYERS[:k])
         if got == want:
             continue
@@ -289,10 +448,19 @@ def check_layer_weights(layer_weights: Callable) -> None:
         layers_k = list(PAPER_LAYERS[:k])
         got = _call(layer_weights, name, layers_k)
         if not isinstance(got, dict):
-            raise ExerciseError(f"{name}({layers_k}) must return a dict layer -> w_l, got {type(got).__name__}")
+            raise ExerciseError(f"{name}({layers_k}) must return a dict layer -> w_l, got {type(got).__name__} "
+                                f"{_short(got)}")
         if set(got) != set(layers_k):
-            raise ExerciseError(f"{name}({layers_k}) has keys {sorted(got)}; one weight per given layer, keyed by name")
-        values = [float(v) for v in got.values()]
+            raise ExerciseError(f"{name}({layers_k}) has keys {sorted(map(repr, got))}; one weight per given layer, "
+                                f"keyed by name")
+        values = []
+        for layer, v in got.items():
+            if isinstance(v, torch.Tensor) and v.numel() == 1:
+                v = float(v.detach())
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ExerciseError(f"{name}({layers_k})[{layer!r}] is {type(v).__name__} {_short(v)}: each w_l "
+                                    f"must be a number, such as 1 / len(layers)")
+            values.append(float(v))
         if any(not math.isfinite(v) or v < 0 for v in values):
             raise ExerciseError(f"{name}({layers_k}) = {got}: weights are finite and >= 0")
         if not _close(sum(values), 1.0, 1e-6):
@@ -361,6 +529,10 @@ def check_closure(make_closure: Callable) -> None:
                             "own step; clamp after optimizer.step(closure)")
     if returned is None:
         raise ExerciseError("your closure returns nothing: return the loss, L-BFGS needs its value")
+    if not isinstance(returned, torch.Tensor) or returned.numel() != 1:
+        raise ExerciseError(f"your closure returns {type(returned).__name__} {_short(returned)}: return the loss "
+                            f"tensor itself (loss = loss_fn(x); ...; return loss)")
+    _finite(returned, "your closure")
     want_grad = 2 * (before - target)
     if x.grad is None:
         raise ExerciseError("after your closure x.grad is None: call loss.backward()")
@@ -378,8 +550,12 @@ def check_closure(make_closure: Callable) -> None:
     opt = torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=10)
     closure = _call(make_closure, name, opt, x, loss_fn)
     first = float(loss_fn(x).detach())
-    for _ in range(20):
-        opt.step(closure)
+
+    def twenty_steps():
+        for _ in range(20):
+            opt.step(closure)
+
+    _attempt(twenty_steps, "your closure")  # the time limit, and one-line errors, here too
     last = float(loss_fn(x).detach())
     if not last < 1e-6 * first:
         raise ExerciseError(f"20 L-BFGS steps with your closure took a quadratic only from {first:.4g} to {last:.4g}")
@@ -391,13 +567,14 @@ def check_closure(make_closure: Callable) -> None:
 # 07: total variation
 
 
+@_forbid(losses.tv_loss)
 def check_tv_loss(tv_loss: Callable) -> None:
     """Total variation, squared (:func:`stylelab.losses.tv_loss`): the sum over pixels and
     channels of (x_{i+1,j} - x_ij)^2 + (x_{i,j+1} - x_ij)^2, for x of shape (B, 3, H, W)."""
     name = "tv_loss"
     x = fixed(1, 3, 6, 7, offset=0.3).requires_grad_(True)
     value = _scalar(_call(tv_loss, name, x), name)
-    got, want = float(value.detach()), float(losses.tv_loss(x.detach()))
+    got, want = float(value.detach()), float(losses.tv_loss(x.detach()))  # want only now
     xd = x.detach()
     dh, dw = xd[..., 1:, :] - xd[..., :-1, :], xd[..., :, 1:] - xd[..., :, :-1]
     if not _close(got, want):

@@ -383,6 +383,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             self.stop_early.value = prof.tol is not None
             if prof.tol is not None:
                 self.tol.value = prof.tol
+            self.tv_weight.value = prof.tv_weight(self.size.value)
         finally:
             self._applying -= 1
         scales = prof.scales(self.size.value)
@@ -390,6 +391,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
         text += f" in {len(scales)} stages ({scales_text(scales)})" if scales else ""
         text += f", {prof.steps} steps" + (" at most per stage" if scales or prof.tol is not None else "")
         text += f", stopping when the loss stops falling (tol {prof.tol:.2g})" if prof.tol is not None else ""
+        text += f", TV {self.tv_weight.value:.1e}" if prof.tv else ""
         self._info(f"{text} ({prof.description})")
 
     @_guarded

@@ -44,10 +44,11 @@ MAX_UPLOAD_SIDE = 1024
 #: The preset menu's first entry (no preset / settings changed since).
 CUSTOM = ""
 #: What a figure preset sets unless it says otherwise: the paper's method (average
-#: pooling, the normalised network, L-BFGS, no regularisers) in the loss convention
-#: its alpha/beta ratios refer to.
-PAPER_SETTINGS = {"convention": "gatys_code", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
-                  "tv_weight": 0.0, "gamma": 0.0, "init": "noise", "preserve_colour": "",
+#: pooling, the normalised network, L-BFGS, no L2 prior) in the loss convention
+#: in which its printed alpha/beta ratios give its look (stylelab.transfer.CONVENTIONS).
+#: The TV weight, like size and steps, stays the profile's (0 in the paper profile).
+PAPER_SETTINGS = {"convention": "calibrated", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
+                  "gamma": 0.0, "init": "noise", "preserve_colour": "",
                   "regions": "", "fine_style": NONE, "split": "relu3_1", "scale_method": "paper",
                   "style_statistic": "gram", "features": ""}  # explorer_controls, explorer_features
 #: The coarse-to-fine stages the menu offers (1: the paper's single size).

@@ -39,6 +39,7 @@ class ExplorerWidgets:
     ``_layer_list``, ``_arch``, ``_model`` and its event handlers (``_on_...``)."""
 
     def _build(self, prof, *, size, steps, seed, every, content, style, stages, tol) -> None:
+        self._initial_tv = prof.tv_weight(size)  # the profile's TV weight at this size (0: the paper's)
         self.preset = W.Dropdown(options=[("— a figure of the paper —", CUSTOM)]
                                  + [(n, n) for n in paper.presets()], value=CUSTOM, description="preset",
                                  style=_DW, layout=W.Layout(width="440px"))
@@ -110,11 +111,12 @@ class ExplorerWidgets:
             value=PAPER_CONTENT_LAYER if PAPER_CONTENT_LAYER in layer_names else NONE,
             description="content layer", style=_DW, layout=W.Layout(width="230px"))
         self.convention = W.Dropdown(
-            options=[("authors' code", "gatys_code"), ("paper's equations", "paper")],
+            options=[("calibrated", "calibrated"), ("authors' code", "gatys_code"), ("paper's equations", "paper")],
             value=transfer.DEFAULT_CONVENTION, description="loss scale", style=_DW,
             layout=W.Layout(width="250px"),
-            tooltip="gatys_code: MSE-normalised losses, w_l ∝ 1/N_l² (the figures' α/β); "
-                    "paper: Eqs. 1, 4, 5 as printed, w_l = 1/L")
+            tooltip="calibrated: w_l = 1/L on the normalised network, α scaled so the figures' α/β give their "
+                    "look; gatys_code: MSE-normalised losses, w_l ∝ 1/N_l² (the authors' code, for the network "
+                    "as trained); paper: Eqs. 1, 4, 5 as printed, w_l = 1/L")
         relus = [l for l in self._layer_list if l.kind == "relu"]
         self.style_layers: dict[str, widgets.Checkbox] = {}
         self.layer_weights: dict[str, widgets.BoundedFloatText] = {}
@@ -130,9 +132,10 @@ class ExplorerWidgets:
                 self.layer_weights[l.name] = wt
                 cells.append(W.HBox([cb, wt], layout=W.Layout(width="134px")))
             rows.append(W.HBox(cells))
-        self.tv_weight = W.BoundedFloatText(value=0.0, min=0.0, max=1e12, step=1.0, description="TV weight",
-                                            style=_DW, layout=W.Layout(width="200px"),
-                                            tooltip="total variation prior (not in the paper: 0)")
+        self.tv_weight = W.BoundedFloatText(value=self._initial_tv, min=0.0, max=1e12, step=1e-4,
+                                            description="TV weight", style=_DW, layout=W.Layout(width="200px"),
+                                            tooltip="total variation prior (not in the paper: 0); the quick and "
+                                                    "student profiles set a small one against colour speckle")
         self.gamma = W.BoundedFloatText(value=0.0, min=0.0, max=1e12, step=1.0, description="L2 weight γ",
                                         style=_DW, layout=W.Layout(width="200px"),
                                         tooltip="L2 pixel prior (not in the paper: 0)")

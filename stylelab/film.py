@@ -259,8 +259,9 @@ def output_path(path: str | os.PathLike, *, fallback: bool = True) -> Path:
     """The file a film saved to ``path`` is written to: checked now, before any run.
 
     A known suffix (:data:`FORMATS`), not a folder, in a folder that is one or can be
-    created. An .mp4 without imageio-ffmpeg becomes the .gif beside it (with a
-    :class:`FilmFallbackWarning`), or an error when ``fallback`` is False.
+    created and that accepts a new file (:func:`stylelab.image.check_writable`). An .mp4
+    without imageio-ffmpeg becomes the .gif beside it (with a :class:`FilmFallbackWarning`),
+    or an error when ``fallback`` is False.
     """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
@@ -275,6 +276,9 @@ def output_path(path: str | os.PathLike, *, fallback: bool = True) -> Path:
             if not parent.is_dir():
                 raise ImageError(f"cannot write a film to {path}: {parent} is a file, not a folder")
             break
+    from .image import check_writable
+
+    check_writable(path, "the film")  # now, not after the run
     if suffix == ".mp4" and not has_mp4():
         if not fallback:
             raise SettingsError(f"cannot write {path}: MP4 needs imageio-ffmpeg (pip install \"stylelab[film]\"); "

@@ -349,6 +349,30 @@ def resize(tensor: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tens
 # --------------------------------------------------------------------------- writing
 
 
+def check_writable(path: PathLike, what: str = "the output") -> Path:
+    """Raise :class:`ImageError` now if ``path`` could not be written later: its folder (or
+    the first existing folder above it, where it would be created) must accept a new file.
+    A probe file is created there and removed at once, so that a long run never ends in
+    "cannot write" (a read-only disk, /proc, a folder of someone else's). Returns ``path``."""
+    import tempfile
+
+    path = Path(path).expanduser()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ImageError(f"cannot write {what} {path}: {folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ImageError(f"cannot write {what} {path}: {folder} is not writable "
+                         f"({exc.strerror or exc}); choose another folder") from None
+    return path
+
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name the same file (resolved paths, or same inode)."""
     if a.resolve() == b.resolve():

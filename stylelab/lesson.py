@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from . import config, data, paper, plot
+from . import config, data, paper, plot, precision
 from .errors import SettingsError
 from .weights import describe, load_vgg, resolve
 
@@ -52,11 +52,14 @@ class Lesson:
             raise SettingsError(f"size must be >= 16 px and steps >= 1 (got {self.size}, {self.steps})")
         self.scales = self.profile.scales(self.size)  # coarse-to-fine sizes, None for one stage
         self.tol = self.profile.tol  # the stopping rule (None: run all steps)
+        self.tv_weight = self.profile.tv_weight(self.size)  # the profile's TV term at this size (0: none)
         self.seed = int(seed)
         self.weights = weights if weights not in ("", "default") else None
         if self.weights is None:
             self.weights = self.profile.weights
         self.device = config.resolve_device(device)
+        # the network's arithmetic every run of the lesson gets (stylelab.precision), and why
+        self.precision = precision.resolve(os.environ.get(precision.ENV) or None, self.device)
         self.progress = progress
         self.extra = extra
         self.dir = Path(output_dir) / self.figure.notebook
@@ -82,14 +85,17 @@ class Lesson:
     def schedule(self) -> dict:
         """How long and at which sizes each optimisation runs, as keywords of
         :func:`stylelab.transfer.run`: ``steps`` (per stage), ``scales`` (coarse-to-fine,
-        None for one size) and ``tol`` (the stopping rule, None: all steps)."""
-        return {"steps": self.steps, "scales": self.scales, "tol": self.tol}
+        None for one size), ``tol`` (the stopping rule, None: all steps) and ``tv_weight``
+        (the profile's small total-variation term, :func:`stylelab.paper.tv_weight`; 0 in the
+        paper profile)."""
+        return {"steps": self.steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
 
     def describe_schedule(self) -> str:
         """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""
         sizes = " → ".join(str(v) for v in self.scales) if self.scales else str(self.size)
         steps = f"≤ {self.steps} steps" if self.tol is not None else f"{self.steps} steps"
-        return f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")
+        return (f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")
+                + (f", TV {self.tv_weight:.1e}" if self.tv_weight else ""))
 
     def convergence(self, results: dict, key: str = "convergence") -> "Table":
         """Record how each optimisation ended ("converged after N steps" or "not converged
@@ -104,10 +110,11 @@ class Lesson:
         ws = resolve(self.weights)
         return {
             "lesson": self.figure.key, "notebook": self.figure.notebook, "profile": self.profile.name,
-            "size": self.size, "steps": self.steps, "scales": self.scales, "tol": self.tol,
+            "size": self.size, "steps": self.steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight,
             "seed": self.seed, "device": str(self.device),
             "weights": ws.name, "arch": ws.arch, "convention": ws.convention,
-            "pooling": self.profile.pooling, "normalized": self.profile.normalized, **self.extra,
+            "pooling": self.profile.pooling, "normalized": self.profile.normalized,
+            "precision": self.precision.name, "precision_reason": self.precision.reason, **self.extra,
         }
 
     def setup_report(self) -> dict:
@@ -116,6 +123,7 @@ class Lesson:
         return {
             "python": platform.python_version(), "torch": torch.__version__,
             "platform": platform.platform(), "threads": torch.get_num_threads(),
+            "cpu": precision.cpu_model(), "cpu_bf16_units": precision.cpu_bf16_units(),
             "device": str(self.device),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "weights": describe(ws),

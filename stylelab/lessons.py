@@ -10,6 +10,13 @@ from it carries a copy (see :mod:`stylelab._locations`), so a student who ran
     for outcome in copy_lessons("my-lessons"):
         print(outcome.action, outcome.path)
 
+What is copied is the **student edition** (:func:`stylelab.course.student_bytes`: every
+exercise's solution replaced by a stub, the worked solutions and outputs dropped); an
+installed package ships only that edition. The instructor notebooks, solutions included,
+are copied only with ``edition="instructor"`` from a checkout of the repository or an
+explicit ``source`` folder (``stylelab course build --edition instructor`` for a class).
+Files are written with the usual permissions (0666 less the umask).
+
 Copying never loses a student's work: a notebook missing in DIR is copied, one
 identical to the shipped copy is left alone, and one that differs (the student
 edited or ran it) is kept unless ``force=True``, which first saves it as
@@ -21,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,21 +79,33 @@ def _backup_name(target: Path) -> Path:
     return candidate
 
 
-def _write_copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` atomically (temporary sibling, then ``os.replace``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+def _write_copy(data: bytes, target: Path) -> None:
+    """Write ``data`` to ``target`` atomically (temporary sibling, then ``os.replace``), with
+    the mode any new file gets (0666 less the umask), not mkstemp's 0600."""
+    from .course import _write_atomic
+
+    _write_atomic(target, data)
+
+
+EDITIONS = ("student", "instructor")
+
+
+def _edition_bytes(nb: Path, edition: str) -> bytes:
+    if edition == "instructor":
+        return nb.read_bytes()
+    from .course import CourseError, student_bytes
+
     try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return student_bytes(nb)
+    except CourseError as exc:
+        raise SettingsError(f"cannot make the student edition of {nb}: {exc}") from None
 
 
 def copy_lessons(dest: str | os.PathLike, *, force: bool = False,
-                 source: str | os.PathLike | None = None) -> list[Outcome]:
-    """Copy the lesson notebooks (and the explorer) into ``dest`` (created if needed).
+                 source: str | os.PathLike | None = None, edition: str = "student") -> list[Outcome]:
+    """Copy the lesson notebooks (and the explorer) into ``dest`` (created if needed), as
+    ``edition``: ``"student"`` (default: exercises as stubs, no worked solutions) or
+    ``"instructor"`` (the notebooks as they are: only from a checkout or an explicit ``source``).
 
     A notebook missing in ``dest`` is copied; one byte-identical to the shipped copy
     is left alone (``"unchanged"``); one that differs is ``"kept"`` as it is, unless
@@ -97,29 +115,43 @@ def copy_lessons(dest: str | os.PathLike, *, force: bool = False,
     notebook, in order. Raises :class:`SettingsError` if ``dest`` is a file, or if a
     notebook's place in ``dest`` is taken by something that is not a file.
     """
+    if edition not in EDITIONS:
+        raise SettingsError(f"edition must be one of {EDITIONS}, not {edition!r}")
+    if edition == "instructor" and source is None and _locations.checkout_root() is None:
+        raise SettingsError("the instructor notebooks (with the solutions) are not installed with the package; "
+                            "build them from a checkout: stylelab course build --edition instructor --from NOTEBOOKS")
     shipped = notebooks(source)
     if not shipped:
         raise SettingsError(f"no lesson notebooks (NN_name.ipynb) in {source or folder()}")
     dest = Path(dest).expanduser()
     if dest.exists() and not dest.is_dir():
         raise SettingsError(f"{dest} is a file, not a folder: choose a folder for the lessons")
+    from .course import CourseError, check_folder
+
+    try:
+        check_folder(dest, "the lessons")
+    except CourseError as exc:
+        raise SettingsError(str(exc)) from None
+    wanted = {nb.name: _edition_bytes(nb, edition) for nb in shipped}  # all made before anything is written
+    for nb in shipped:
+        target = dest / nb.name
+        if target.exists() and not target.is_file():
+            raise SettingsError(f"{target} exists and is not a file; move it away to get the lesson")
     dest.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for nb in shipped:
-        target = dest / nb.name
+        target, data = dest / nb.name, wanted[nb.name]
         if not target.exists():
-            _write_copy(nb, target)
+            _write_copy(data, target)
             outcomes.append(Outcome(target, "copied"))
             continue
-        if not target.is_file():
-            raise SettingsError(f"{target} exists and is not a file; move it away to get the lesson")
-        if target.read_bytes() == nb.read_bytes():
+        if target.read_bytes() == data:
             outcomes.append(Outcome(target, "unchanged"))
         elif not force:
             outcomes.append(Outcome(target, "kept"))
         else:
             backup = _backup_name(target)
             shutil.copy2(target, backup)
-            _write_copy(nb, target)
+            _write_copy(data, target)
             outcomes.append(Outcome(target, "replaced", backup))
     return outcomes

@@ -27,6 +27,34 @@ norm        as in                                content vs paper       style la
 So a run with ``norm="chw"`` and weights (alpha', beta', w_l') gives the same image as
 the paper's loss with alpha = alpha' * 2/(N M) and beta w_l = beta' w_l' * 4/N_l^2:
 :func:`paper_equivalent` does that conversion.
+
+How a printed alpha/beta maps between conventions
+-------------------------------------------------
+A ratio printed under a figure (1e-3 for Fig. 2 B-D, 1e-4 for E-F) fixes the image only
+together with everything else that scales the two terms: the normalisation above, the layer
+weights w_l, the network (Gatys et al.'s normalised VGG, whose filters respond with mean 1, or
+the VGG as trained, whose deep layers respond orders of magnitude more strongly), the pooling,
+the start and the image size. :data:`stylelab.transfer.CONVENTIONS` names three coherent sets:
+
+- ``paper``: Eqs. 1, 4, 5 as printed, w_l = 1/5. For a 512 px image the content term at conv4_2
+  is ~N M / 2 times a mean square and each E_l ~1/(N_l^2 M_l^2) times a sum of squares, so the
+  content term outweighs the style term by orders of magnitude: at 1e-3, almost pure content.
+- ``gatys_code``: the authors' code (``norm="hw"``, w_l = 1e3 / N_l^2), written for the VGG as
+  trained. There the deep layers' Gram entries are huge, and 1/N_l^2 pulls them back to the
+  shallow layers' scale. On the *normalised* network every layer's E_l is already of one size,
+  so the same 1/N_l^2 gives relu5_1 1/64 of relu1_1's weight: the colour statistics of the
+  shallow layers decide and the strokes of the deep layers barely count. That is why the authors
+  changed the weights with the network (their NeuralImageSynthesis notebook uses w_l = 1/5 with
+  the normalised VGG-19).
+- ``calibrated`` (stylelab's default): the normalised network, average pooling, w_l = 1/5 and
+  ``norm="hw"``, every term a mean, so that no layer dominates by its size; alpha is multiplied by
+  :data:`stylelab.transfer.CALIBRATION`, measured so that the printed ratios give the figures'
+  look (benchmarks/calibration.py). Without the factor, 1e-3 gives the painting with no town in
+  it: in this normalisation the balance of Fig. 2 lies two to three decades higher.
+
+Converting between them exactly (same image) is :func:`paper_equivalent` for the normalisation;
+the network and the layer weights change the image itself, so a ratio found under one set must be
+found again, by looking, under another (notebook 07 does this).
 """
 
 from __future__ import annotations

@@ -65,6 +65,15 @@ class MaskResizedWarning(UserWarning):
     """A mask had another size than its image and was resized to it."""
 
 
+class MaskReadWarning(UserWarning):
+    """A mask could be meant in two ways; the warning says how it was read."""
+
+
+#: A mask file is shrunk as soon as it is decoded to this many times its image's size
+#: (nearest pixel, so labels stay labels), then area-averaged to the image's size.
+_EARLY_FACTOR = 4
+
+
 # --------------------------------------------------------------------------------------
 # Reading masks
 
@@ -81,29 +90,65 @@ def _from_pil(im) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).unsqueeze(0)
 
 
-def _open(path) -> "Image.Image":
+def _check_aspect(mw: int, mh: int, size, name: str) -> None:
+    h, w = int(size[0]), int(size[1])
+    if abs(math.log((mw / mh) / (w / h))) > ASPECT_TOLERANCE:
+        raise ImageError(f"{name} is {mw}x{mh} px but the image is {w}x{h} px: a different shape. "
+                         f"Draw the mask on the image itself (same width and height)")
+
+
+def _open(path, size: tuple[int, int] | None = None, name: str | None = None) -> "Image.Image":
+    """A mask file as a PIL image, with the same safeguards as every other image
+    (:func:`stylelab.image.load_pil`: at most :data:`stylelab.image.MAX_PIXELS` pixels, a
+    one-line :class:`ImageError`). With ``size`` (H, W) a mask much larger than that is shrunk
+    (nearest pixel) to :data:`_EARLY_FACTOR` times it right after decoding, before any copy
+    or conversion; ``info["stored_size"]`` keeps the size in the file."""
     from PIL import Image, UnidentifiedImageError
 
-    from .image import _check_readable
+    from .image import _DECODE_ERRORS, MAX_PIXELS, _check_readable, _huge_images_allowed
 
     path = Path(path).expanduser()
+    name = f"mask {path}" if not name else name if path.name in name else f"{name} ({path})"
     _check_readable(path)
     try:
-        with Image.open(path) as im:
+        with _huge_images_allowed(), Image.open(path) as im:
+            mw, mh = im.size
+            if mw * mh > MAX_PIXELS:
+                raise ImageError(f"{name} is {mw}x{mh} pixels, more than stylelab's limit of {MAX_PIXELS:,} pixels; "
+                                 f"save the mask at the size of its image")
+            if size is not None:
+                _check_aspect(mw, mh, size, name)  # before decoding: a wrong shape is refused at once
             im.load()
-            return im.copy()
+            out = im
+            if size is not None:
+                h, w = int(size[0]), int(size[1])
+                k = _EARLY_FACTOR
+                if mw > k * w and mh > k * h:
+                    out = im.resize((k * w, k * h), Image.Resampling.NEAREST)
+            out = out.copy() if out is im else out
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name} is larger than stylelab's limit of {MAX_PIXELS:,} pixels; save the mask at the "
+                         f"size of its image") from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"mask {path} is not an image file (save the mask as a PNG: white = the region)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"mask {path} is truncated or corrupt ({exc}); re-export it as a PNG") from exc
+        raise ImageError(f"{name} is not an image file (save the mask as a PNG: white = the region)") from exc
+    except MemoryError as exc:
+        raise ImageError(f"{name} ({mw}x{mh} px) is too large to decode here; save it at the size of its "
+                         f"image") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"{name} is truncated or corrupt ({exc}); re-export it as a PNG") from exc
+    out.info["stored_size"] = (mw, mh)
+    return out
 
 
-def _as_tensor(mask) -> torch.Tensor:
-    """Any accepted mask as a float tensor (R, H, W) in [0, 1] (not yet thresholded)."""
+def _as_tensor(mask, size: tuple[int, int] | None = None, name: str | None = None) -> torch.Tensor:
+    """Any accepted mask as a float tensor (R, H, W) in [0, 1] (not yet thresholded). A file
+    is read with :func:`_open` (shrunk early towards ``size``)."""
     from PIL import Image
 
     if isinstance(mask, (str, Path)):
-        mask = _open(mask)
+        mask = _open(mask, size, name)
     if isinstance(mask, Image.Image):
         return _from_pil(mask)
     if isinstance(mask, np.ndarray):
@@ -134,10 +179,39 @@ def _as_tensor(mask) -> torch.Tensor:
 def load_mask(mask, size: tuple[int, int] | None = None, *, name: str = "mask") -> torch.Tensor:
     """One region: (H, W) float 0/1, white (> 1/2) = inside. ``size`` (H, W): resized to it
     (see the module's rules). Raises :class:`ImageError` for a file that is not an image."""
-    m = _as_tensor(mask)
+    stored = _stored_size(mask)
+    m = _as_tensor(mask, size, name if isinstance(mask, (str, Path)) else None)
     if m.shape[0] != 1:
         raise ImageError(f"{name} has {m.shape[0]} channels; give one region per mask (or use label_map)")
-    return _fit(m, size, name)[0]
+    if isinstance(mask, (str, Path)):
+        _warn_levels(m[0], name)
+    return _fit(m, size, name, stored)[0]
+
+
+def _stored_size(mask):
+    """(w, h) as stored in a mask file (its header only), else None."""
+    if not isinstance(mask, (str, Path)):
+        return None
+    from PIL import Image
+
+    from .image import _huge_images_allowed
+
+    try:
+        with _huge_images_allowed(), Image.open(Path(mask).expanduser()) as im:
+            return im.size
+    except Exception:  # noqa: BLE001 - _open says what is wrong with the file
+        return None
+
+
+def _warn_levels(m: torch.Tensor, name: str) -> None:
+    """One region from a mask with three or more grey levels, each covering a real part of
+    it, looks like a label map: say how it was read."""
+    values, counts = torch.unique((m * 255).round(), return_counts=True)
+    big = values[counts >= 0.01 * m.numel()]
+    if len(big) >= 3:
+        warnings.warn(f"{name} has {len(big)} grey levels; it is read as ONE region (lighter than half grey = "
+                      f"inside). For a label map (one region per level) give one STYLE per level",
+                      MaskReadWarning, stacklevel=3)
 
 
 def label_map(source, size: tuple[int, int] | None = None, *, name: str = "label map") -> torch.Tensor:
@@ -146,8 +220,10 @@ def label_map(source, size: tuple[int, int] | None = None, *, name: str = "label
     of their (R, G, B)). At most :data:`MAX_LABELS` values."""
     from PIL import Image
 
+    stored = None
     if isinstance(source, (str, Path)):
-        source = _open(source)
+        source = _open(source, size, name)
+        stored = source.info.get("stored_size")
     if isinstance(source, Image.Image):
         arr = np.asarray(source if source.mode in ("L", "I", "I;16") else source.convert("RGB"))
     elif isinstance(source, torch.Tensor):
@@ -171,19 +247,19 @@ def label_map(source, size: tuple[int, int] | None = None, *, name: str = "label
     h, w = arr.shape[:2]
     labels = torch.from_numpy(inverse.reshape(h, w).astype(np.int64))
     m = torch.stack([(labels == k).float() for k in range(len(values))])
-    return _fit(m, size, name)
+    return _fit(m, size, name, stored)
 
 
-def _fit(m: torch.Tensor, size: tuple[int, int] | None, name: str) -> torch.Tensor:
-    """Threshold (R, H, W) at 1/2; resize to ``size`` if needed (area average, warned)."""
+def _fit(m: torch.Tensor, size: tuple[int, int] | None, name: str, stored=None) -> torch.Tensor:
+    """Threshold (R, H, W) at 1/2; resize to ``size`` if needed (area average, warned).
+    ``stored``: the (w, h) of the file, when it was shrunk as it was read."""
     if size is not None:
         h, w = int(size[0]), int(size[1])
         mh, mw = m.shape[-2:]
         if (mh, mw) != (h, w):
-            if abs(math.log((mw / mh) / (w / h))) > ASPECT_TOLERANCE:
-                raise ImageError(f"{name} is {mw}x{mh} px but the image is {w}x{h} px: a different shape. "
-                                 f"Draw the mask on the image itself (same width and height)")
-            warnings.warn(f"{name} is {mw}x{mh} px, the image {w}x{h} px: resized (area average, then "
+            _check_aspect(mw, mh, size, name)
+            sw, sh = stored or (mw, mh)
+            warnings.warn(f"{name} is {sw}x{sh} px, the image {w}x{h} px: resized (area average, then "
                           f"thresholded at 1/2)", MaskResizedWarning, stacklevel=3)
             m = _resize(m, (h, w))
     return (m > 0.5).float()

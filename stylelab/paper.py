@@ -194,11 +194,33 @@ class Profile:
     description: str = ""
     stages: int = 1  # coarse-to-fine stages, each twice the size of the one before
     tol: float | None = None  # the stopping rule's tolerance (None: run all steps)
+    tv: float = 0.0  # total-variation weight at 256 px (:func:`tv_weight`); 0: the paper's objective
 
     def scales(self, size: int | None = None) -> list[int] | None:
         """The coarse-to-fine sizes for an image of ``size`` px (default: the profile's);
         None for a single stage."""
         return stage_scales(size or self.size, self.stages)
+
+    def tv_weight(self, size: int | None = None) -> float:
+        """The total-variation weight for an image of longest side ``size`` px (:func:`tv_weight`)."""
+        return tv_weight(self.tv, size or self.size)
+
+
+#: The total-variation weight of the student and quick profiles and of ``stylelab transfer``'s
+#: default, for an image of 256 px (:func:`tv_weight`). Measured (benchmarks/calibration.py,
+#: BENCHMARKS.md): on the Neckarfront with The Starry Night at 256 px it took the speckle measure
+#: from 0.46 to 0.15 and left the content and style distances in the paper's bands.
+TV_AT_256 = 1e-3
+
+
+def tv_weight(tv_at_256: float, size: int) -> float:
+    """The weight of the total-variation term for an image of longest side ``size`` px.
+
+    The TV term (:func:`stylelab.losses.tv_loss`) is a sum over pixels, while the calibrated
+    convention's content and style terms are means (``norm="hw"``): to keep its share of the
+    objective at every size, the weight falls with the image's area, ``tv_at_256 * (256 / size)^2``.
+    """
+    return float(tv_at_256) * (256.0 / float(size)) ** 2
 
 
 def stage_scales(size: int, stages: int) -> list[int] | None:
@@ -209,13 +231,14 @@ def stage_scales(size: int, stages: int) -> list[int] | None:
 
 
 PROFILES = {
-    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2,
+    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2, tv=TV_AT_256,
                      description="for tests and a first look: each notebook in about a minute or two on a 2-core "
-                                 "CPU; small images, coarse-to-fine from 64 px, few L-BFGS steps"),
-    "student": Profile("student", size=256, steps=400, weights=None, stages=3, tol=1e-2,
-                       description="for students on a laptop: 256 px (03's figure 512 px), coarse-to-fine, each "
-                                   "stage until the loss stops falling (at most 400 steps): from minutes per "
-                                   "notebook to about an hour for 03 on a 2-core CPU"),
+                                 "CPU; small images, coarse-to-fine from 64 px, few L-BFGS steps, the student "
+                                 "profile's small total-variation term"),
+    "student": Profile("student", size=256, steps=400, weights=None, stages=3, tol=1e-2, tv=TV_AT_256,
+                       description="for students on a laptop: 256 px (03's figure 384 px), coarse-to-fine, each "
+                                   "stage until the loss stops falling (at most 400 steps), a small total-variation "
+                                   "term against colour speckle (the paper has none; lesson 07 compares)"),
     "paper": Profile("paper", size=512, steps=1000, weights="vgg19",
                      description="the paper's settings: 512 px, VGG-19, average pooling, the normalised network, "
                                  "L-BFGS run to convergence (use a GPU)"),
@@ -238,7 +261,9 @@ LESSON_PROFILES = {
     # coarse stage copies the painting's layout (at 64 px a conv4_1 unit sees the whole painting: the
     # conv4_2 distance of the {conv1_1..conv4_1} texture to the painting fell from > 0.8 to 0.75)
     "02": {"quick": {"steps": 160, "stages": 1}, "student": {"stages": 1}},
-    "03": {"student": {"size": 512, "stages": 3}},  # the headline figure at the paper's size: 128 -> 256 -> 512
+    # content reconstructions show what a layer keeps: no smoothness prior added to that
+    "01": {"quick": {"tv": 0.0}, "student": {"tv": 0.0}},
+    "03": {"student": {"size": 384, "stages": 3}},  # the headline figure larger: 96 -> 192 -> 384
     "04": {"quick": {"size": 96, "steps": 60, "stages": 1}},  # 20 grid cells and a beta sweep, from the photograph
     # six starts: the lesson is about the start, so every profile runs one size from it
     "05": {"quick": {"steps": 100, "stages": 1}, "student": {"stages": 1}},
@@ -368,15 +393,15 @@ def format_ratio(ratio: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def grid_style_weights(layers, convention: str = "gatys_code", paper_weights=None) -> dict[str, float]:
+def grid_style_weights(layers, convention: str = "calibrated", paper_weights=None) -> dict[str, float]:
     """The style layer weights w_l of one row of the 2015 paper's Fig. 3 (lesson 04).
 
     The paper weights the layers of a row equally, w_l = 1 / (number of layers L): that is
-    what ``convention="paper"`` returns. In the authors' code, where the paper's alpha/beta
-    give the paper's look, the five layers' w_l = 1/5 became w_l = 1 / N_l^2
+    what ``convention="paper"`` and the default ``"calibrated"`` return (both keep the printed
+    w_l). In the authors' code the five layers' w_l = 1/5 became w_l = 1 / N_l^2
     (``convention="gatys_code"``). There a row keeps both: the code's 1 / N_l^2 per layer
-    and the paper's 1 / L share, scaled so that the full row (L = 5) is exactly the default
-    convention: w_l = (5 / L) / N_l^2.
+    and the paper's 1 / L share, scaled so that the full row (L = 5) is exactly that
+    convention's: w_l = (5 / L) / N_l^2.
 
     paper_weights(layers) -> {layer: w_l}: the paper's weights to start from instead of 1 / L
     (lesson 04's exercise); ``"gatys_code"`` then gives w_l * 5 / N_l^2.
@@ -394,8 +419,8 @@ def grid_style_weights(layers, convention: str = "gatys_code", paper_weights=Non
     paper = {l: 1.0 / len(layers) for l in layers} if paper_weights is None else dict(paper_weights(layers))
     if set(paper) != set(layers):
         raise SettingsError(f"paper_weights gave weights for {sorted(paper)}, not for the row's layers {layers}")
-    if convention == "paper":
+    if convention in ("paper", "calibrated"):
         return {l: float(paper[l]) for l in layers}
     if convention != "gatys_code":
-        raise SettingsError(f"unknown loss convention {convention!r}; choose 'gatys_code' or 'paper'")
+        raise SettingsError(f"unknown loss convention {convention!r}; choose 'calibrated', 'gatys_code' or 'paper'")
     return {l: float(paper[l]) * len(PAPER_STYLE_LAYERS) / channels[l] ** 2 for l in layers}

@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -317,6 +318,15 @@ def read(path) -> tuple[nn.Module, dict]:
                            f"the file was changed or damaged; delete both files to train it again")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # never pass on torch's "weights_only=False will likely succeed"
+        from .weights import safe_load_refusal
+
+        raise WeightsError(f"refusing to load {path}: {safe_load_refusal(exc)}, so it was not written by stylelab; "
+                           f"delete it (and {side.name}) and it will be retrained") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file: the unpickler raises almost anything
+        raise WeightsError(f"{path} is damaged ({type(exc).__name__}); delete it (and {side.name}) and it will be "
+                           f"retrained") from None
+    try:
         report = json.loads(obj["report"])
         recipe = Recipe(**{**report["recipe"], "widths": tuple(report["recipe"]["widths"])}).check()
         net = build(recipe, len(report["classes"]))

@@ -105,8 +105,8 @@ def new_style(coarse: torch.Tensor, fine: torch.Tensor, split: str = DEFAULT_SPL
     ``size`` (H, W; default its own), re-textured by matching the fine painting's Gram
     matrices at the fine layers only, from the coarse painting as the start and with no
     content term (:func:`stylelab.transfer.texture` with ``init=coarse``). The fine layers'
-    weights w_l are the loss convention's (``gatys_code``: 1/N_l^2; the authors' notebook
-    weighted them equally).
+    weights w_l are the loss convention's (the default ``calibrated``: equal, as the authors'
+    notebook weighted them; ``gatys_code``: 1/N_l^2).
 
     Returns a :class:`~stylelab.transfer.Result`; ``.image`` is the new style image. With no
     fine layers (split at the first style layer) it is the coarse painting unchanged, with

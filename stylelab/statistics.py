@@ -33,7 +33,7 @@ sum_ij (G - A)^2 = ||F F^T - S S^T||_F^2 = M^2 MMD^2 for M_s = M, so
 
 and with the engine's Gram of a style image of M_s positions scaled by M/M_s
 (:func:`stylelab.transfer.make_targets`) it holds for any M_s. In the engine's default
-convention (``gatys_code``, norm ``hw``) E_l is 4x the paper's, so there E_l = MMD^2_poly / N_l^2.
+convention (``calibrated``, norm ``hw``) E_l is 4x the paper's, so there E_l = MMD^2_poly / N_l^2.
 
 Normalisation. The Gram loss keeps the engine's conventions (``norm``, fused Eq. 6 backward,
 :mod:`stylelab.transfer`). The other statistics have one normalisation each (the table):

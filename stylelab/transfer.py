@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 
 from . import config, losses, statistics
+from . import precision as _precision
 from .errors import LayerError, NonFiniteLossError, SettingsError
 from .image import resize_to, save_image
 from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, resolve_layers
@@ -85,18 +86,36 @@ def _positive_int(name: str, value) -> int:
     return int(value)
 
 
-#: Loss conventions: how the loss is normalised and the style layers weighted.
-#: ``paper``: the equations as printed (Eqs. 1, 4, 5) with w_l = 1/(number of layers).
-#: ``gatys_code``: the authors' reference implementation (Gatys, PytorchNeuralStyleTransfer):
-#: content and Gram losses as mean squared errors with G / (h w) (our ``norm="hw"``) and
-#: w_l proportional to 1/N_l^2. The alpha/beta ratios printed under the paper's figures
-#: (1e-3, 1e-4, ...) give the figures' look in this convention; with the printed
-#: equations the same ratios leave the result almost pure content (notebook 07 shows it).
+#: Loss conventions: what an alpha/beta ratio refers to. Each is one coherent set: the loss
+#: normalisation (:mod:`stylelab.losses`), the style layer weights w_l, the network it was made
+#: for (``normalized``: Gatys et al.'s rescaled VGG, CVPR 2016 section 2, or the ImageNet VGG as
+#: trained) and ``content_scale``, a factor on alpha (Eq. 7). A ratio printed under a figure means
+#: something only together with all of these (notebook 07, section 7).
+#:
+#: ``calibrated`` (the default): the normalised network with average pooling (the paper's), the
+#:     printed w_l = 1/5, Gram / M and mean squares (``norm="hw"``, every layer's E_l on one scale),
+#:     and alpha multiplied by :data:`CALIBRATION`, measured so that the ratios printed under the
+#:     figures give the figures' look: 1e-3 the town in the painting's strokes, 1e-4 more abstract,
+#:     1e-5 almost pure texture, 1e-2 the photograph with texture (BENCHMARKS.md, "calibration").
+#: ``gatys_code``: the authors' reference code (Gatys, PytorchNeuralStyleTransfer): ``norm="hw"``
+#:     and w_l = 1e3 / N_l^2 (the 1e3 is in beta's default), made for the VGG as trained. On the
+#:     normalised network it weights relu5_1 1/64 of relu1_1: the shallow layers' colour statistics
+#:     decide, the deep layers' strokes barely count, and at the printed 1e-3 the result is the
+#:     photograph with a tint and fine colour specks (the kit's default until the calibration).
+#: ``paper``: the equations exactly as printed (Eqs. 1, 4, 5, w_l = 1/5); at the printed ratios the
+#:     content term outweighs the style term by orders of magnitude: almost pure content.
 CONVENTIONS = {
-    "gatys_code": {"norm": "hw", "style_weights": "gatys_code"},
-    "paper": {"norm": "paper", "style_weights": "equal"},
+    "calibrated": {"norm": "hw", "style_weights": "equal", "normalized": True, "content_scale": None},
+    "gatys_code": {"norm": "hw", "style_weights": "gatys_code", "normalized": False, "content_scale": 1.0},
+    "paper": {"norm": "paper", "style_weights": "equal", "normalized": True, "content_scale": 1.0},
 }
-DEFAULT_CONVENTION = "gatys_code"
+#: The calibrated convention's factor on alpha: the printed alpha/beta times this is the balance
+#: of content and style in the ``hw`` normalisation with w_l = 1/5 on the normalised network.
+#: Measured (benchmarks/calibration.py, VGG-16, Neckarfront x the five paintings of Fig. 2,
+#: BENCHMARKS.md): see there for the sweep this number comes from.
+CALIBRATION = 200.0
+CONVENTIONS["calibrated"]["content_scale"] = CALIBRATION
+DEFAULT_CONVENTION = "calibrated"
 LAYER_WEIGHT_PRESETS = ("equal", "gatys_code")
 
 
@@ -327,8 +346,10 @@ class Objective:
 
     def __init__(self, model: VGG, targets: Targets, content_layers: Sequence[str], style_weights: dict[str, float],
                  alpha: float = 1.0, beta: float = 1e3, tv_weight: float = 0.0, gamma: float = 0.0,
-                 norm: str = "paper", functions: dict | None = None, guide=None, extra_terms: dict | None = None):
+                 norm: str = "paper", functions: dict | None = None, guide=None, extra_terms: dict | None = None,
+                 precision: "_precision.Precision" = _precision.FP32):
         losses._check_norm(norm)
+        self.precision = precision  # the network's arithmetic (stylelab.precision); losses stay fp32
         self.functions = check_functions(functions)
         self.extra_terms = check_extra_terms(extra_terms)  # name -> term(x), added to L_total (e.g. stylelab.video)
         self.guide = guide  # spatial control: per-region guided Grams (stylelab.masks.Guide)
@@ -342,7 +363,12 @@ class Objective:
         self.layers = resolve_layers(list(self.content_layers) + list(self.style_weights), model.arch)
 
     def __call__(self, image: torch.Tensor):
-        feats = self.model(image, self.layers)
+        if self.precision.dtype is None:
+            feats = self.model(image, self.layers)
+        else:  # the network in bf16/fp16 (stylelab.precision); Grams and losses from fp32 copies
+            with self.precision.autocast(image.device):
+                feats = self.model(image, self.layers)
+            feats = {k: v.float() for k, v in feats.items()}
         f = self.functions
         if "content_loss" in f:
             c_layers = {l: f["content_loss"](feats[l], self.targets.content[l]) * self._factor(feats[l], "content")
@@ -389,11 +415,18 @@ class Objective:
             e = (self.functions["gram"](features) - target_gram).pow(2).sum() / (4.0 * n * n * m * m)
         return e * self._factor(features, "style")
 
-    def evaluate(self, image: torch.Tensor) -> dict:
-        """The loss breakdown of an image, as plain floats, without autograd."""
+    def evaluate(self, image: torch.Tensor, fp32: bool = False) -> dict:
+        """The loss breakdown of an image, as plain floats, without autograd; ``fp32``: with the
+        network in float32 whatever the objective's precision (how a result reports its loss)."""
         dev = next(self.model.parameters()).device
-        with torch.no_grad():
-            total, parts = self(image.to(dev))
+        kept = self.precision
+        if fp32:
+            self.precision = _precision.FP32
+        try:
+            with torch.no_grad():
+                total, parts = self(image.to(dev))
+        finally:
+            self.precision = kept
         return _record(0, 0.0, total, parts)
 
 
@@ -427,6 +460,9 @@ class Result:
     converged: bool = False  # the stopping rule ended the (last stage of the) run
     converged_step: int | None = None  # the step at which it did
     stages: list[dict] = field(default_factory=list)  # coarse-to-fine: one summary per size
+    #: The returned image's losses evaluated again with the network in float32, when the run's
+    #: network ran in bf16/fp16 (stylelab.precision); None for a float32 run.
+    fp32_losses: dict | None = None
 
     @property
     def status(self) -> str:
@@ -437,7 +473,10 @@ class Result:
 
     @property
     def losses(self) -> dict:
-        """The loss record of the returned image."""
+        """The loss record of the returned image (evaluated in float32: :attr:`fp32_losses`
+        when the network ran in a lower precision)."""
+        if self.fp32_losses is not None:
+            return self.fp32_losses
         for r in self.history:
             if r["step"] == self.best_step:
                 return r
@@ -626,9 +665,14 @@ def optimize(objective: Objective, init: torch.Tensor, *, steps: int = 500, opti
         raise
     finally:
         bar.close()
+    wall = time.perf_counter() - t0
+    fp32_losses = None
+    if getattr(objective, "precision", _precision.FP32).dtype is not None and best["step"]:  # loss in fp32
+        fp32_losses = {**objective.evaluate(best["image"], fp32=True), "step": best["step"],
+                       "time": history[best["step"] - 1]["time"], "evaluated_in": "fp32"}
     return Result(best["image"].cpu(), history, best_step=best["step"], interrupted=interrupted, stopped=stopped,
-                  wall_time=time.perf_counter() - t0, converged=converged,
-                  converged_step=len(history) if converged else None, **result_kw)
+                  wall_time=wall, converged=converged, converged_step=len(history) if converged else None,
+                  fp32_losses=fp32_losses, **result_kw)
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -650,7 +694,7 @@ def _as_list(x) -> list:
 
 
 def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[torch.Tensor] | None = None, *,
-        model: VGG | None = None, features=None, weights=None, pooling: str = "avg", normalized: bool = True,
+        model: VGG | None = None, features=None, weights=None, pooling: str = "avg", normalized: bool | None = None,
         device=None, content_layers: Sequence[str] | str | None = (PAPER_CONTENT_LAYER,),
         style_layers: Sequence[str] | None = PAPER_STYLE_LAYERS, style_weights=None,
         alpha: float | None = None, beta: float | None = None, ratio: float | None = None,
@@ -662,7 +706,8 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         tol: float | None = None,
         patience: int = DEFAULT_PATIENCE, callback: Callable | None = None, every: int = 10,
         progress: bool = True, stop=None, desc: str = "optimising", functions: dict | None = None,
-        regions=None, style_statistic: str = "gram", extra_terms: dict | None = None) -> Result:
+        regions=None, style_statistic: str = "gram", extra_terms: dict | None = None,
+        precision: str | None = None) -> Result:
     """The general engine behind :func:`transfer`, :func:`texture` and :func:`reconstruct`.
 
     content / styles: (1, 3, H, W) RGB images in [0, 1]; either may be None.
@@ -672,8 +717,11 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         ``"random-filters"``, ``"patch-cnn"``, ...) in place of ``model``; the paper's default
         layers become the extractor's own where it lacks them (:func:`stylelab.features.own_layers`).
     alpha, beta: the weights of Eq. 7; or ``ratio`` = alpha/beta (alpha 1, beta 1/ratio).
-    convention: ``"gatys_code"`` (default) or ``"paper"``: the loss normalisation and
-        layer weights the alpha/beta ratio refers to (see :data:`CONVENTIONS`).
+    normalized: Gatys et al.'s rescaled network (True) or the VGG as trained (False); None: the
+        convention's (used only when ``model`` is not given).
+    convention: ``"calibrated"`` (default), ``"gatys_code"`` or ``"paper"``: the loss normalisation,
+        layer weights, network and factor on alpha that the alpha/beta ratio refers to (see
+        :data:`CONVENTIONS`).
     style_weights: w_l per style layer: ``"equal"``, ``"gatys_code"``, a list or a dict
         (default: the convention's).
     norm: ``"paper"``, ``"hw"`` or ``"chw"`` (see :mod:`stylelab.losses`; default: the convention's).
@@ -715,6 +763,11 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
     extra_terms: more terms of the objective, name -> ``term(x)`` returning a weighted scalar
         tensor added to L_total and recorded in the history under its name (e.g. Ruder et al.'s
         temporal loss, :mod:`stylelab.video`); with ``scales`` each stage hands it its own size.
+    precision: the network's arithmetic (:mod:`stylelab.precision`): ``"auto"`` (None: the
+        ``STYLELAB_PRECISION`` environment variable, else auto: bf16 on CPUs with AMX or
+        AVX512_BF16 where a measured probe finds it faster, bf16/fp16 autocast on CUDA, else fp32),
+        ``"fp32"``, ``"bf16"`` or ``"fp16"`` (CUDA). Grams, losses and the optimiser stay fp32;
+        the result's :attr:`Result.losses` are evaluated in fp32.
     """
     functions = check_functions(functions)
     extra_terms = check_extra_terms(extra_terms)
@@ -727,6 +780,10 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         raise SettingsError("give a content image, a style image, or both")
     if not content_layers and not style_layers:
         raise SettingsError("choose at least one content or style layer")
+    if convention not in CONVENTIONS:
+        raise SettingsError(f"unknown loss convention {convention!r}; choose one of {tuple(CONVENTIONS)}")
+    if normalized is None:
+        normalized = CONVENTIONS[convention]["normalized"]
     alpha, beta = _weights(alpha, beta, ratio, bool(content_layers), bool(style_layers))
     tv_weight = _finite_nonneg("tv_weight", tv_weight)
     gamma = _finite_nonneg("gamma", gamma)
@@ -742,8 +799,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         model = load_vgg(weights, pooling=pooling, normalized=normalized, device=device)
     content_layers = resolve_layers(content_layers, model.arch)
     style_layers = resolve_layers(style_layers, model.arch)
-    if convention not in CONVENTIONS:
-        raise SettingsError(f"unknown loss convention {convention!r}; choose one of {tuple(CONVENTIONS)}")
+    prec = _precision.resolve(precision if precision is not None else os.environ.get(_precision.ENV) or None,
+                              next(model.parameters()).device)
+    content_scale = CONVENTIONS[convention]["content_scale"]
     norm = CONVENTIONS[convention]["norm"] if norm is None else norm
     losses._check_norm(norm)
     if style_weights is None:
@@ -774,7 +832,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "arch": model.arch, "weights": model.info.get("weights"), "input_convention": model.convention,
         "pooling": model.pooling, "normalized": model.info.get("normalized"),
         "content_layers": content_layers, "style_layers": style_layers, "style_weights": w_l,
-        "alpha": alpha, "beta": beta, "ratio": (alpha / beta) if beta else None,
+        "alpha": alpha, "beta": beta, "ratio": (alpha / beta) if beta else None, "content_scale": content_scale,
         "tv_weight": tv_weight, "gamma": gamma, "convention": convention, "norm": norm, "blend": _blend_setting(blend),
         "style_scale": style_scale, "size": list(size),
         "init": init if isinstance(init, str) else "image", "seed": seed, "optimizer": optimizer,
@@ -782,7 +840,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         "scales": [max(hw) for hw in sizes] if scales is not None else None,
         "detail": detail if scales is not None else None, "tol": tol,
         "patience": patience if tol is not None else None,
-        "device": str(next(model.parameters()).device), "torch": torch.__version__,
+        "device": str(next(model.parameters()).device), "torch": torch.__version__, **prec.describe(),
     }
     if regions is not None:  # spatial control: stylelab.masks builds the style term
         from . import masks
@@ -809,9 +867,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         targets = make_targets(model, hw, content, content_layers, styles if guide is None else [],
                                style_layers if guide is None else [], blend, style_scale, gram=functions.get("gram"),
                                statistic=style_statistic)
-        return Objective(model, targets, content_layers, w_l, alpha, beta, tv_weight, gamma, norm,
+        return Objective(model, targets, content_layers, w_l, alpha * content_scale, beta, tv_weight, gamma, norm,
                          functions={k: v for k, v in functions.items() if k != "closure"}, guide=guide,
-                         extra_terms=extra_terms)
+                         extra_terms=extra_terms, precision=prec)
 
     start = initial_image(init, sizes[0], content, styles[0] if styles else None, seed)
     common = dict(optimizer=optimizer, lr=lr, every=every, progress=progress, stop=stop, tol=tol, patience=patience,
@@ -907,10 +965,13 @@ def _add_stage(history, stages, result, i, hw, n, offset, t_offset) -> None:
 def _merged(result, history, stages, sizes, settings, start, t_start) -> Result:
     """One Result for all stages: the last stage's best image at the final size."""
     final = result.image if tuple(result.image.shape[-2:]) == sizes[-1] else resize_to(result.image, sizes[-1])
+    fp32_losses = result.fp32_losses and {**result.fp32_losses, "step": stages[-1]["best_step"],
+                                          "stage": len(stages) - 1, "size": stages[-1]["size"]}
     return Result(final, history, settings, best_step=stages[-1]["best_step"], interrupted=result.interrupted,
                   stopped=result.stopped, wall_time=time.perf_counter() - t_start, init_image=start,
                   converged=result.converged and len(stages) == len(sizes),
-                  converged_step=len(history) if result.converged else None, stages=stages)
+                  converged_step=len(history) if result.converged else None, stages=stages,
+                  fp32_losses=fp32_losses)
 
 
 def _weights(alpha, beta, ratio, has_content: bool, has_style: bool) -> tuple[float, float]:

@@ -289,17 +289,19 @@ class VGG(nn.Module):
         position = self._pos
         last = max(position[n] for n in names)
         x = self.preprocess(image.to(self._scale.dtype))
-        if x.device.type == "cpu" and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available():
+        nhwc = x.device.type == "cpu" and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available()
+        if nhwc:
             # oneDNN's convolutions (above all their backward pass) run faster on channels-last
             # (NHWC) maps: with the style loss's backward in transfer.py, 1.19x per L-BFGS
             # evaluation at 256 px (BENCHMARKS.md). Same values and shapes; the returned maps
             # are channels-last strided (.contiguous() gives NCHW).
             x = x.contiguous(memory_format=torch.channels_last)
+        weights = self._conv_weights(x.device, nhwc)
         out: dict[str, torch.Tensor] = {}
         for l in self.layers[: last + 1]:
             if l.kind == "conv":
-                conv = self.convs[l.name]
-                x = F.conv2d(x, conv.weight, conv.bias, padding=1)
+                w, b = weights[l.name]
+                x = F.conv2d(x, w, b, padding=1)
             elif l.kind == "relu":
                 # In place unless the pre-activation was asked for: saves a copy per layer.
                 x = F.relu(x, inplace=f"conv{l.name[4:]}" not in wanted)
@@ -310,6 +312,35 @@ class VGG(nn.Module):
             if l.name in wanted:
                 out[l.name] = x
         return out
+
+    def _conv_weights(self, device: torch.device, nhwc: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Each convolution's (weight, bias) as the forward pass uses them, prepared once.
+
+        On the CPU the weights are kept channels-last beside the input, and under bf16/fp16
+        autocast (:mod:`stylelab.precision`) also in that dtype: otherwise every call converts
+        them again (measured at 256 px, fp32: a 512 x 512 x 3 x 3 weight copied on every
+        convolution, 2 % of an evaluation; under autocast the frozen weights, which need no
+        gradient, are re-cast on every call too, as autocast caches only the casts of leaf
+        tensors that require one). The prepared copies are dropped whenever the parameters
+        change (``load_state_dict``, ``.to()``, normalisation rescaling in place): the cache is
+        keyed by each weight's storage and version. A network whose parameters require
+        gradients (being trained, :mod:`stylelab.patchnet`) uses its parameters themselves.
+        """
+        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
+        trained = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        if trained or (not nhwc and dtype is None):  # a network being trained needs its own parameters
+            return {name: (c.weight, c.bias) for name, c in self.convs.items()}
+        key = (str(device), nhwc, dtype,
+               tuple((c.weight.data_ptr(), c.weight._version, c.bias._version) for c in self.convs.values()))
+        cache = self.__dict__.setdefault("_prepared", {})
+        if key not in cache:
+            cache.clear()
+            fmt = torch.channels_last if nhwc else torch.contiguous_format
+            with torch.no_grad():
+                cache[key] = {name: (c.weight.to(dtype=dtype or c.weight.dtype, memory_format=fmt),
+                                     c.bias.to(dtype=dtype or c.bias.dtype))
+                              for name, c in self.convs.items()}
+        return cache[key]
 
     def extra_repr(self) -> str:
         return f"arch={self.arch}, pooling={self.pooling}, convention={self.convention}"

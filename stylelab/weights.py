@@ -30,6 +30,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -219,6 +221,17 @@ def download(ws: WeightSet | str, progress: bool = True) -> Path:
     return path
 
 
+def safe_load_refusal(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in a few words, without
+    torch's advice to load it with ``weights_only=False`` (which would run the file's code)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    found = re.search(r"Unsupported global: GLOBAL ([\w.<>]+)", text) or re.search(r"WeightsUnpickler error: ([^\n.]+)", text)
+    if found:
+        what = found.group(1)
+        return f"it holds {what}, not only tensors" if "Unsupported" in found.group(0) else what
+    return "it holds more than tensors and numbers"
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a state dict *safely*: ``weights_only=True``, so a pickle cannot run code."""
     path = Path(path)
@@ -231,10 +244,13 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # not a torch file at all, or a damaged one
+            raise WeightsError(f"cannot read weights file {path}: it is not a PyTorch file "
+                               f"({str(exc).splitlines()[0][:120]})") from None
         raise WeightsError(
             f"refusing to load {path}: it is not a plain tensor state dict (the safe loader "
-            f"rejected it: {str(exc).splitlines()[0]})"
-        ) from exc
+            f"rejected it: {safe_load_refusal(exc)}); use a file of tensors only, never load it otherwise"
+        ) from None
     except Exception as exc:  # a corrupt file makes the unpickler raise almost anything (IndexError, KeyError, ...)
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise WeightsError(f"cannot read weights file {path}: {first}") from exc
@@ -349,6 +365,22 @@ def _sample_images(size: int) -> list[torch.Tensor]:
         ) from exc
 
 
+def _valid_means(means, model: VGG) -> bool:
+    """Whether ``means`` is what :func:`normalisation_scales` returns for ``model``: a dict with
+    one finite, positive float tensor of shape (channels,) per conv layer's ReLU, nothing else."""
+    if not isinstance(means, dict):
+        return False
+    want = {f"relu{l.name[4:]}": model.convs[l.name].out_channels for l in model.layers if l.kind == "conv"}
+    if set(means) != set(want):
+        return False
+    for name, channels in want.items():
+        m = means[name]
+        if not (isinstance(m, torch.Tensor) and m.is_floating_point() and tuple(m.shape) == (channels,)
+                and bool(torch.isfinite(m).all()) and bool((m > 0).all())):
+            return False
+    return True
+
+
 def normalize(model: VGG, ws: WeightSet, images: Sequence[torch.Tensor] | None = None,
               size: int = 256, cache: bool = True) -> VGG:
     """Normalise ``model`` (loaded from ``ws``) as Gatys et al. did, on the sample
@@ -360,6 +392,10 @@ def normalize(model: VGG, ws: WeightSet, images: Sequence[torch.Tensor] | None =
         try:
             means = torch.load(file, map_location="cpu", weights_only=True)
         except Exception:  # a damaged cache entry is recomputed
+            means = None
+        if means is not None and not _valid_means(means, model):  # never trusted: recomputed
+            warnings.warn(f"the cached normalisation {file} is not what stylelab writes (wrong keys, shapes or "
+                          f"non-finite values); recomputing it")
             means = None
     if means is None:
         means = normalisation_scales(model, images if images is not None else _sample_images(size))

@@ -112,3 +112,36 @@ def test_fast_style_loss_matches_autograd(channels_last, norm):
         torch.testing.assert_close(fast, ref)
         torch.testing.assert_close(g_fast, g_ref)
         assert g_fast.stride() == f.stride()
+
+
+# ----------------------------------------------------------------------------- precision.py, calibration.py
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(f"stylelab_{name}", BENCH.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_precision_benchmark_reports_both_precisions_and_the_overhead():
+    precision = _load_script("precision")
+    r = precision.run(size=(32, 48), steps=2, reps=1, skip_slow_bf16=True, accuracy_size=32)
+    assert set(r["network_s"]) == {"fp32-nchw", "fp32", "bf16"} and set(r["evaluation_s"]) == {"fp32", "bf16"}
+    assert all(v > 0 for v in r["network_s"].values()) and all(v > 0 for v in r["evaluation_s"].values())
+    assert r["overhead"]["fp32"] == pytest.approx(r["evaluation_s"]["fp32"] / r["network_s"]["fp32"])
+    assert r["auto"] in ("fp32", "bf16") and r["auto_reason"] and r["cpu"]
+    a = r["accuracy"]
+    assert a["steps"] == 2 and a["fp32_loss_fp32"] > 0 and a["bf16_loss_fp32"] > 0
+    assert 0 <= a["relative_difference"] < 1 and a["gradient_cosine"] > 0.9
+    assert "evaluation / network" in precision.markdown(r)
+
+
+def test_calibration_judge_scales_by_the_references(make_vgg, tiny_image):
+    calibration = _load_script("calibration")
+    model = make_vgg()
+    photo, painting = tiny_image(32, seed=1), tiny_image(32, seed=2)
+    assert calibration.judge(model, photo, photo, painting)["content"] == pytest.approx(0.0, abs=1e-6)
+    assert calibration.judge(model, photo, photo, painting)["style"] == pytest.approx(1.0)
+    j = calibration.judge(model, painting, photo, painting)
+    assert j["content"] == pytest.approx(1.0) and j["style"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 <= j["speckle"] <= 1

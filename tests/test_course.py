@@ -410,7 +410,7 @@ def test_cli(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="stylelab")
     course.add_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["course", "build", "-o", str(tmp_path / "out"), "--from", str(src)])
-    assert args.edition == "both" and args.notebooks == [] and not args.force
+    assert args.edition is None and args.notebooks == [] and not args.force  # both here (--from), student from a wheel
     assert args.handler(args) == 0
     assert (tmp_path / "out" / "student" / "01_demo.ipynb").is_file()
     assert (tmp_path / "out" / "instructor" / "01_demo.ipynb").is_file()

@@ -193,6 +193,9 @@ def test_layer_weights_scale_the_conventions_w_l(ex, model):
     run = ex.run(wait=True)
     channels = {l.name: l.channels for l in model.layers}
     w = run.result.settings["style_weights"]
+    assert w == pytest.approx({"relu1_1": 0.5, "relu2_1": 1.5})  # calibrated (default): w_l = 1/L
+    ex.convention.value = "gatys_code"
+    w = ex.run(wait=True).result.settings["style_weights"]
     assert w["relu1_1"] == pytest.approx(1 / channels["relu1_1"] ** 2)  # gatys_code: 1/N_l^2
     assert w["relu2_1"] == pytest.approx(3 / channels["relu2_1"] ** 2)
     ex.convention.value = "paper"
@@ -469,7 +472,8 @@ def test_presets_set_the_widgets(ex):
     ex.convention.value, ex.tv_weight.value, ex.optimizer.value = "paper", 5.0, "adam"
     ex.lr.value, ex.layer_weights["relu1_1"].value, ex.pooling.value = 0.5, 3.0, "max"
     ex.preset.value = fig2  # choosing it in the menu applies it, with the paper's method
-    assert (ex.convention.value, ex.tv_weight.value, ex.optimizer.value) == ("gatys_code", 0.0, "lbfgs")
+    assert (ex.convention.value, ex.optimizer.value) == ("calibrated", "lbfgs")
+    assert ex.tv_weight.value == 5.0  # the TV weight is the profile's (or the user's), as size and steps
     assert (ex.lr.value, ex.layer_weights["relu1_1"].value, ex.pooling.value) == (1.0, 1.0, "avg")
     p = paper.presets()[fig2]
     assert ex.content.value == p["content"] and ex.style.value == p["style"]
@@ -515,6 +519,7 @@ def test_profile_switch_sets_size_steps_stages_and_the_stopping_rule(ex):
         s = ex.settings()
         assert s["stages"] == prof.stages and s["scales"] == prof.scales(prof.size)
         assert s["tol"] == (None if prof.tol is None else pytest.approx(prof.tol))
+        assert s["tv_weight"] == pytest.approx(prof.tv_weight(prof.size))  # 0 in the paper profile
         if prof.scales():
             assert " → ".join(map(str, prof.scales())) + " px" in ex.stage_sizes.value
             assert f"{prof.stages} stages" in ex.message.value

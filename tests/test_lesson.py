@@ -191,10 +191,14 @@ def test_stage_scales_halve_up_to_the_size():
 
 def test_lesson_schedule_follows_the_profile(tmp_path):
     quick = lesson.Lesson("03", profile="quick", output_dir=tmp_path)
-    assert quick.schedule == {"steps": 80, "scales": [64, 128], "tol": None}
-    assert quick.describe_schedule() == "64 → 128 px, 80 steps each"
+    tv = paper.tv_weight(paper.TV_AT_256, 128)
+    assert quick.schedule == {"steps": 80, "scales": [64, 128], "tol": None, "tv_weight": tv}
+    assert quick.describe_schedule() == f"64 → 128 px, 80 steps each, TV {tv:.1e}"
     student = lesson.Lesson("03", profile="student", output_dir=tmp_path)
-    assert student.size == 512 and student.schedule["scales"] == [128, 256, 512]
+    assert student.size == 384 and student.schedule["scales"] == [96, 192, 384]
+    assert student.schedule["tv_weight"] == pytest.approx(paper.TV_AT_256 * (256 / 384) ** 2)
+    assert lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule["tv_weight"] == 0  # the paper's
+    assert lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule["tv_weight"] == 0
     assert student.schedule["tol"] == paper.PROFILES["student"].tol
     assert "or until converged" in student.describe_schedule()
     mine = lesson.Lesson("03", profile="student", size=384, output_dir=tmp_path)

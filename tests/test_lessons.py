@@ -55,12 +55,12 @@ def test_an_installed_package_uses_its_bundled_copy(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------
-# The copy rules
+# The copy rules (on made-up files, copied as they are: the instructor edition from a source folder)
 
 
 def test_copies_only_the_numbered_notebooks_into_a_new_folder(shipped, tmp_path):
     dest = tmp_path / "new" / "lessons"
-    outcomes = lessons.copy_lessons(dest, source=shipped)
+    outcomes = lessons.copy_lessons(dest, source=shipped, edition="instructor")
     assert _actions(outcomes) == {"00_tour.ipynb": "copied", "08_explorer.ipynb": "copied"}
     assert sorted(p.name for p in dest.iterdir()) == ["00_tour.ipynb", "08_explorer.ipynb"]
     for o in outcomes:
@@ -70,19 +70,19 @@ def test_copies_only_the_numbered_notebooks_into_a_new_folder(shipped, tmp_path)
 
 def test_identical_notebooks_are_left_alone(shipped, tmp_path):
     dest = tmp_path / "dest"
-    lessons.copy_lessons(dest, source=shipped)
+    lessons.copy_lessons(dest, source=shipped, edition="instructor")
     before = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
-    outcomes = lessons.copy_lessons(dest, source=shipped, force=True)
+    outcomes = lessons.copy_lessons(dest, source=shipped, force=True, edition="instructor")
     assert set(_actions(outcomes).values()) == {"unchanged"}
     assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == before, "no file rewritten, no .bak"
 
 
 def test_a_changed_notebook_is_kept_and_a_missing_one_copied(shipped, tmp_path):
     dest = tmp_path / "dest"
-    lessons.copy_lessons(dest, source=shipped)
+    lessons.copy_lessons(dest, source=shipped, edition="instructor")
     (dest / "00_tour.ipynb").write_text('{"cells": ["my answers"]}\n')
     (dest / "08_explorer.ipynb").unlink()
-    outcomes = lessons.copy_lessons(dest, source=shipped)
+    outcomes = lessons.copy_lessons(dest, source=shipped, edition="instructor")
     assert _actions(outcomes) == {"00_tour.ipynb": "kept", "08_explorer.ipynb": "copied"}
     assert (dest / "00_tour.ipynb").read_text() == '{"cells": ["my answers"]}\n'
     assert not list(dest.glob("*.bak*"))
@@ -90,11 +90,11 @@ def test_a_changed_notebook_is_kept_and_a_missing_one_copied(shipped, tmp_path):
 
 def test_force_replaces_a_changed_notebook_and_keeps_a_backup(shipped, tmp_path):
     dest = tmp_path / "dest"
-    lessons.copy_lessons(dest, source=shipped)
+    lessons.copy_lessons(dest, source=shipped, edition="instructor")
     tour = dest / "00_tour.ipynb"
     for n, expected_backup in enumerate(["00_tour.ipynb.bak", "00_tour.ipynb.bak.2", "00_tour.ipynb.bak.3"]):
         tour.write_text(f"edit {n}")
-        [outcome] = [o for o in lessons.copy_lessons(dest, source=shipped, force=True) if o.path == tour]
+        [outcome] = [o for o in lessons.copy_lessons(dest, source=shipped, force=True, edition="instructor") if o.path == tour]
         assert outcome.action == "replaced"
         assert outcome.backup == dest / expected_backup
         assert outcome.backup.read_text() == f"edit {n}", "no earlier backup is overwritten"
@@ -106,15 +106,15 @@ def test_bad_destinations(shipped, tmp_path):
     file = tmp_path / "a-file"
     file.write_text("x")
     with pytest.raises(SettingsError, match="is a file, not a folder"):
-        lessons.copy_lessons(file, source=shipped)
+        lessons.copy_lessons(file, source=shipped, edition="instructor")
     dest = tmp_path / "dest"
     (dest / "00_tour.ipynb").mkdir(parents=True)
     with pytest.raises(SettingsError, match="is not a file"):
-        lessons.copy_lessons(dest, source=shipped, force=True)
+        lessons.copy_lessons(dest, source=shipped, force=True, edition="instructor")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SettingsError, match="no lesson notebooks"):
-        lessons.copy_lessons(tmp_path / "d2", source=empty)
+        lessons.copy_lessons(tmp_path / "d2", source=empty, edition="instructor")
 
 
 # --------------------------------------------------------------------------------------
@@ -127,7 +127,10 @@ def test_cli_lessons_copies_reports_and_keeps_edits(tmp_path, capsys):
     out = capsys.readouterr().out
     shipped = lessons.notebooks()
     assert sorted(p.name for p in dest.iterdir()) == [p.name for p in shipped]
-    assert all((dest / p.name).read_bytes() == p.read_bytes() for p in shipped)
+    from stylelab import course
+
+    assert all((dest / p.name).read_bytes() == course.student_bytes(p) for p in shipped), "the student edition"
+    assert not any("BEGIN SOLUTION" in (dest / p.name).read_text() for p in shipped), "no solution handed out"
     assert out.count("copied ") == len(shipped) and f"jupyter lab {dest}" in out
 
     edited = dest / shipped[1].name
@@ -142,7 +145,7 @@ def test_cli_lessons_copies_reports_and_keeps_edits(tmp_path, capsys):
     assert cli.main(["lessons", "-o", str(dest), "--force"]) == 0
     out = capsys.readouterr().out
     assert f"replaced  {edited} (your version is now {edited.name}.bak)" in out
-    assert edited.read_bytes() == shipped[1].read_bytes()
+    assert edited.read_bytes() == course.student_bytes(shipped[1])
     assert (dest / f"{edited.name}.bak").read_text() == "{}"
 
 

@@ -170,17 +170,22 @@ def test_sweep_errors():
 
 
 def test_grid_style_weights():
+    # the default (calibrated) and the paper's convention keep the printed w_l = 1/L
     full = paper.grid_style_weights(paper.STYLE_LAYER_SETS[-1])
-    assert full == pytest.approx({"relu1_1": 1 / 64**2, "relu2_1": 1 / 128**2, "relu3_1": 1 / 256**2,
-                                  "relu4_1": 1 / 512**2, "relu5_1": 1 / 512**2})
-    # the full row is exactly the default convention's weights
-    from stylelab.transfer import layer_weights
+    assert full == pytest.approx({l: 0.2 for l in paper.STYLE_LAYER_SETS[-1]})
+    from stylelab.transfer import CONVENTIONS, DEFAULT_CONVENTION, layer_weights
 
     channels = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512, "relu5_1": 512}
-    assert full == pytest.approx(layer_weights(list(full), "gatys_code", channels))
+    assert full == pytest.approx(layer_weights(list(full), CONVENTIONS[DEFAULT_CONVENTION]["style_weights"], channels))
+    assert paper.grid_style_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}
+    # the authors' code: the full row is exactly that convention's weights
+    code = paper.grid_style_weights(paper.STYLE_LAYER_SETS[-1], "gatys_code")
+    assert code == pytest.approx({"relu1_1": 1 / 64**2, "relu2_1": 1 / 128**2, "relu3_1": 1 / 256**2,
+                                  "relu4_1": 1 / 512**2, "relu5_1": 1 / 512**2})
+    assert code == pytest.approx(layer_weights(list(code), "gatys_code", channels))
     # one layer gets the five layers' share: five times its 1 / N^2
-    assert paper.grid_style_weights(["relu1_1"]) == pytest.approx({"relu1_1": 5 / 64**2})
-    two = paper.grid_style_weights(paper.STYLE_LAYER_SETS[1])
+    assert paper.grid_style_weights(["relu1_1"], "gatys_code") == pytest.approx({"relu1_1": 5 / 64**2})
+    two = paper.grid_style_weights(paper.STYLE_LAYER_SETS[1], "gatys_code")
     assert two["relu1_1"] / two["relu2_1"] == pytest.approx((128 / 64) ** 2)
     assert paper.grid_style_weights(["relu1_1", "relu2_1"], "paper") == {"relu1_1": 0.5, "relu2_1": 0.5}
     with pytest.raises(SettingsError):
@@ -189,11 +194,14 @@ def test_grid_style_weights():
         paper.grid_style_weights(["conv_4"])
     with pytest.raises(SettingsError):
         paper.grid_style_weights(["relu1_1"], "keras")
-    # lesson 04's exercise: the student's paper weights, carried into the code's convention
+    # lesson 04's exercise: the student's paper weights, carried into the convention
     equal = paper.grid_style_weights(paper.STYLE_LAYER_SETS[2], paper_weights=lambda ls: {l: 1 / len(ls) for l in ls})
     assert equal == pytest.approx(paper.grid_style_weights(paper.STYLE_LAYER_SETS[2]))
-    skewed = paper.grid_style_weights(["relu1_1", "relu2_1"], paper_weights=lambda ls: {ls[0]: 0.75, ls[1]: 0.25})
+    skewed = paper.grid_style_weights(["relu1_1", "relu2_1"], "gatys_code",
+                                      paper_weights=lambda ls: {ls[0]: 0.75, ls[1]: 0.25})
     assert skewed == pytest.approx({"relu1_1": 0.75 * 5 / 64**2, "relu2_1": 0.25 * 5 / 128**2})
+    assert paper.grid_style_weights(["relu1_1", "relu2_1"], paper_weights=lambda ls: {ls[0]: 0.75, ls[1]: 0.25}) \
+        == {"relu1_1": 0.75, "relu2_1": 0.25}
     with pytest.raises(SettingsError, match="paper_weights"):
         paper.grid_style_weights(["relu1_1", "relu2_1"], paper_weights=lambda ls: {"relu1_1": 1.0})
 
@@ -201,7 +209,8 @@ def test_grid_style_weights():
 def test_lesson_profiles_change_only_their_lessons_quick_profile():
     assert paper.lesson_profile("04", "quick").size < paper.profile("quick").size
     assert paper.lesson_profile("07", "quick").size < paper.profile("quick").size
-    assert paper.lesson_profile("01", "quick") == paper.profile("quick")
+    assert paper.lesson_profile("06", "student") == paper.profile("student")
+    assert paper.lesson_profile("01", "quick").tv == 0 < paper.profile("quick").tv  # reconstructions: no TV
     for key in paper.LESSON_PROFILES:
         assert key in paper.FIGURES
         assert paper.lesson_profile(key, "paper") == paper.profile("paper")

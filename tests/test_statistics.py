@@ -134,10 +134,11 @@ def test_default_gram_run_is_bit_identical(net, tiny_image):
     with torch.no_grad():
         feats = net(style, LAYERS)
     targets = Targets({}, {l: losses.gram(feats[l]).detach() for l in LAYERS}, (32, 32))
-    from stylelab.transfer import layer_weights
+    from stylelab.transfer import CONVENTIONS, DEFAULT_CONVENTION, layer_weights
 
     channels = {l.name: l.channels for l in net.layers}
-    objective = Objective(net, targets, [], layer_weights(LAYERS, "gatys_code", channels), 0.0, 1e3, norm="hw")
+    w_l = layer_weights(LAYERS, CONVENTIONS[DEFAULT_CONVENTION]["style_weights"], channels)
+    objective = Objective(net, targets, [], w_l, 0.0, 1e3, norm="hw")
     by_hand = optimize(objective, initial_image("noise", (32, 32), seed=0), steps=8, progress=False)
     assert torch.equal(default.image, by_hand.image)
     assert [r["total"] for r in default.history] == [r["total"] for r in by_hand.history]

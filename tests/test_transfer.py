@@ -14,7 +14,7 @@ from stylelab import losses
 from stylelab.errors import ImageError, LayerError, NonFiniteLossError, SettingsError
 from stylelab.image import load_image, resize_to
 from stylelab.transfer import (
-    CONVENTIONS, NOISE_STD, Objective, Result, initial_image, layer_weights, make_targets, optimize,
+    CALIBRATION, CONVENTIONS, NOISE_STD, Objective, Result, initial_image, layer_weights, make_targets, optimize,
     reconstruct, run, texture, transfer,
 )
 from stylelab.vgg import PAPER_STYLE_LAYERS
@@ -70,8 +70,8 @@ def test_one_evaluation_per_step_and_best_image_matches_its_loss(model, content,
     assert [r["step"] for r in result.history] == [1, 2, 3, 4, 5, 6]
     s = result.settings
     targets = make_targets(model, (SIZE, SIZE), content, s["content_layers"], [style], s["style_layers"])
-    objective = Objective(model, targets, s["content_layers"], s["style_weights"], s["alpha"], s["beta"],
-                          norm=s["norm"])
+    objective = Objective(model, targets, s["content_layers"], s["style_weights"], s["alpha"] * s["content_scale"],
+                          s["beta"], norm=s["norm"])
     # the returned image is the evaluated image with the lowest loss
     again = objective.evaluate(result.image)
     assert again["total"] == pytest.approx(result.losses["total"], rel=1e-4)
@@ -305,8 +305,9 @@ def test_settings_are_json_and_complete(model, content, style):
     result = _run(model, content, style, steps=2, ratio=1e-3, blend=None)
     s = json.loads(json.dumps(result.settings))
     assert s["arch"] == "vgg16" and s["input_convention"] == "torch" and s["pooling"] == "avg"
-    assert s["convention"] == "gatys_code" and s["norm"] == "hw"
+    assert s["convention"] == "calibrated" and s["norm"] == "hw" and s["content_scale"] == CALIBRATION
     assert s["alpha"] == 1.0 and s["beta"] == pytest.approx(1e3) and s["ratio"] == pytest.approx(1e-3)
+    assert s["precision"] in ("fp32", "bf16") and s["precision_reason"]
     assert s["content_layers"] == ["relu4_2"] and s["style_layers"] == list(PAPER_STYLE_LAYERS)
     assert s["size"] == [SIZE, SIZE] and s["steps"] == 2 and s["lr"] == 1.0 and s["seed"] == 0
     assert s["device"] == "cpu" and s["torch"] == torch.__version__
@@ -425,11 +426,14 @@ def test_layer_weight_presets(model):
 
 def test_conventions_choose_norm_and_layer_weights(model, content, style):
     channels = {l.name: l.channels for l in model.layers}
-    s = _run(model, content, style, steps=1).settings  # default: the authors' code
-    assert s["convention"] == "gatys_code" and s["norm"] == CONVENTIONS["gatys_code"]["norm"] == "hw"
+    s = _run(model, content, style, steps=1).settings  # default: calibrated, w_l = 1/5, alpha x CALIBRATION
+    assert s["convention"] == "calibrated" and s["norm"] == CONVENTIONS["calibrated"]["norm"] == "hw"
+    assert s["style_weights"] == {n: 0.2 for n in PAPER_STYLE_LAYERS} and s["content_scale"] == CALIBRATION
+    s = _run(model, content, style, steps=1, convention="gatys_code").settings  # the authors' code
+    assert s["norm"] == CONVENTIONS["gatys_code"]["norm"] == "hw" and s["content_scale"] == 1.0
     assert s["style_weights"] == {n: pytest.approx(1.0 / channels[n] ** 2) for n in PAPER_STYLE_LAYERS}
     s = _run(model, content, style, steps=1, convention="paper").settings
-    assert s["norm"] == "paper"
+    assert s["norm"] == "paper" and s["content_scale"] == 1.0
     assert s["style_weights"] == {n: 0.2 for n in PAPER_STYLE_LAYERS}
     s = _run(model, content, style, steps=1, convention="paper", norm="chw", style_weights="gatys_code").settings
     assert s["norm"] == "chw" and s["style_weights"]["relu1_1"] == pytest.approx(1 / 16)
@@ -715,3 +719,30 @@ def test_nan_in_a_later_stage_keeps_the_earlier_stages(model, content, style, mo
     assert [r["stage"] for r in result.history] == [0] * 5 + [1] * 3
     assert tuple(result.image.shape[-2:]) == (SIZE, SIZE) and torch.isfinite(result.image).all()
     assert 6 <= result.best_step <= 7
+
+
+def test_calibration_scales_alpha_and_nothing_else(model, content, style):
+    """The calibrated convention is the hw loss with w_l = 1/5 and alpha x CALIBRATION: the same
+    image as that loss given the effective ratio directly."""
+    a = _run(model, content, style, steps=4, ratio=1e-3)
+    b = _run(model, content, style, steps=4, ratio=1e-3 * CALIBRATION, convention="paper", norm="hw")
+    assert b.settings["style_weights"] == a.settings["style_weights"]
+    assert torch.allclose(a.image, b.image, atol=1e-5)
+
+
+def test_convention_chooses_the_network_it_was_made_for(monkeypatch, content, style, make_vgg):
+    """Without a model, gatys_code loads the network as trained, calibrated and paper the normalised one."""
+    import stylelab.weights as W
+
+    asked = []
+
+    def fake_load_vgg(weights=None, *, pooling="avg", normalized=True, device=None, **kw):
+        asked.append(normalized)
+        return make_vgg()
+
+    monkeypatch.setattr(W, "load_vgg", fake_load_vgg)
+    for convention, normalized in (("calibrated", True), ("gatys_code", False), ("paper", True)):
+        run(content, style, steps=1, progress=False, convention=convention)
+        assert asked[-1] is normalized
+    run(content, style, steps=1, progress=False, convention="gatys_code", normalized=True)
+    assert asked[-1] is True

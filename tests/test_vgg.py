@@ -242,7 +242,10 @@ def _spy_convs(monkeypatch, model):
     real = F.conv2d
 
     def spy(x, weight, *args, **kwargs):
-        calls.append(by_weight.get(id(weight), "?"))
+        name = by_weight.get(id(weight))
+        for prepared in model.__dict__.get("_prepared", {}).values():  # channels-last / bf16 copies
+            name = name or next((n for n, (w, _) in prepared.items() if w is weight), None)
+        calls.append(name or "?")
         return real(x, weight, *args, **kwargs)
 
     monkeypatch.setattr(F, "conv2d", spy)
@@ -429,3 +432,42 @@ def test_default_device_from_env(monkeypatch):
     monkeypatch.setenv(config.ENV_DEVICE, "cuda")
     with pytest.raises(SettingsError):
         config.default_device()
+
+
+def test_prepared_weights_follow_changes_of_the_parameters(make_vgg, tiny_image):
+    """The channels-last / low-precision weight copies are made once and dropped when a weight changes."""
+    model = make_vgg()
+    x = tiny_image(32)
+    first = model(x, ["relu2_1"])["relu2_1"].clone()
+    cached = dict(model.__dict__.get("_prepared", {}))
+    model(x, ["relu2_1"])
+    assert model.__dict__.get("_prepared", {}).keys() == cached.keys()  # reused, not rebuilt
+    with torch.no_grad():
+        model.convs["conv1_1"].weight.mul_(2.0)  # in place, as the normalisation rescales
+    again = model(x, ["relu2_1"])["relu2_1"]
+    assert not torch.allclose(again, first)
+    fresh = make_vgg()
+    with torch.no_grad():
+        fresh.convs["conv1_1"].weight.mul_(2.0)
+    torch.testing.assert_close(again, fresh(x, ["relu2_1"])["relu2_1"])
+
+
+def test_bf16_autocast_uses_bf16_weights_once(make_vgg, tiny_image):
+    model = make_vgg()
+    x = tiny_image(32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x, ["relu3_1"])["relu3_1"]
+    assert low.dtype == torch.bfloat16
+    prepared = next(iter(model.__dict__["_prepared"].values()))
+    assert all(w.dtype == torch.bfloat16 for w, _ in prepared.values())
+    exact = model(x, ["relu3_1"])["relu3_1"]
+    assert exact.dtype == torch.float32
+    torch.testing.assert_close(low.float(), exact, rtol=0.05, atol=0.05 * float(exact.abs().max()))
+
+
+def test_a_network_being_trained_gets_gradients_in_its_parameters(make_vgg, tiny_image):
+    model = make_vgg()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model(tiny_image(32), ["relu2_1"])["relu2_1"].sum().backward()
+    assert model.convs["conv1_1"].weight.grad is not None and model.convs["conv2_1"].weight.grad.abs().sum() > 0

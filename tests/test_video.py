@@ -45,7 +45,8 @@ def test_extra_terms_enter_the_objective_and_the_history(make_vgg, tiny_image):
     pulled = run(content, style, extra_terms={"pull": term}, **kw)
     rec = pulled.history[0]
     assert "pull" in rec and "pull" not in plain.history[0]
-    parts = rec["content"] * pulled.settings["alpha"] + rec["style"] * pulled.settings["beta"] + rec["pull"]
+    alpha = pulled.settings["alpha"] * pulled.settings["content_scale"]  # the convention's factor on alpha
+    parts = rec["content"] * alpha + rec["style"] * pulled.settings["beta"] + rec["pull"]
     assert math.isclose(rec["total"], parts, rel_tol=1e-5)
     assert pulled.settings["extra_terms"] == ["pull"]
     assert float((pulled.image - target).pow(2).mean()) < 0.5 * float((plain.image - target).pow(2).mean())
@@ -74,7 +75,7 @@ def test_the_three_methods_on_a_tiny_network(make_vgg, small_clip):
     first = None
     for m in video.METHODS:
         r = video.stylise(small_clip, style, m, model=model, steps_first=12, steps=5, flow="true", first=first,
-                          progress=False, temporal_weight=1e4)
+                          progress=False, temporal_weight=5 * video.DEFAULT_TEMPORAL_WEIGHT)
         first = r.frames[0]
         assert len(r.frames) == 3 and not r.interrupted
         assert r.frames[0].shape == (1, 3, 36, 48)

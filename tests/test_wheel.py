@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stylelab import lessons
+from stylelab import course, lessons
 
 pytestmark = pytest.mark.packaging
 
@@ -95,8 +95,11 @@ def test_the_sdist_and_wheel_carry_the_lessons_and_the_registry(built):
         assert bundled == sorted(["stylelab/_bundled/data/samples.json", "stylelab/_bundled/notebooks/README.md"]
                                  + [f"stylelab/_bundled/notebooks/{n}" for n in notebooks])
         assert whl.read("stylelab/_bundled/data/samples.json") == (ROOT / "data" / "samples.json").read_bytes()
-        for n in notebooks:
-            assert whl.read(f"stylelab/_bundled/notebooks/{n}") == (ROOT / "notebooks" / n).read_bytes(), n
+        for n in notebooks:  # the student edition only: no solution in what a student installs
+            assert whl.read(f"stylelab/_bundled/notebooks/{n}") == course.student_bytes(ROOT / "notebooks" / n), n
+        for member in whl.namelist():
+            if member.endswith(".ipynb"):
+                assert b"BEGIN SOLUTION" not in whl.read(member), f"{member} holds a solution"
         metadata = whl.read(next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Dist: torch<3,>=2.13" in metadata or "Requires-Dist: torch>=2.13,<3" in metadata
     assert "Provides-Extra: torchvision" in metadata
@@ -116,12 +119,17 @@ def test_the_installed_wheel_finds_its_lessons_and_data(built):
     assert out["reproduce"] == [p.name for p in lessons.notebooks(ROOT / "notebooks")]
 
 
-def test_installed_stylelab_lessons_copies_the_checkouts_notebooks(built):
+def test_installed_stylelab_lessons_copies_the_student_edition(built):
     venv, tmp = built["venv"], built["tmp"]
     dest = tmp / "student"
     out = _run([venv / "bin" / "stylelab", "lessons", "-o", dest], cwd=tmp, env=_env())
     expected = lessons.notebooks(ROOT / "notebooks")
     assert sorted(p.name for p in dest.iterdir()) == [p.name for p in expected]
     for nb in expected:
-        assert (dest / nb.name).read_bytes() == nb.read_bytes(), f"{nb.name} differs from notebooks/"
+        assert (dest / nb.name).read_bytes() == course.student_bytes(nb), f"{nb.name} is not the student edition"
+        assert "BEGIN SOLUTION" not in (dest / nb.name).read_text(), nb.name
     assert f"{len(expected)} copied" in out
+    # the instructor edition is not in the package: one line, exit 2
+    proc = subprocess.run([str(venv / "bin" / "stylelab"), "course", "build", "--edition", "instructor", "-o",
+                           str(tmp / "instr")], cwd=tmp, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "checkout" in proc.stderr and not (tmp / "instr").exists(), proc.stderr
