@@ -369,7 +369,7 @@ def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise", sc
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (the output path is still printed)")
 
 
-def _add_loss(p, tv_at_256: float = 0.0):
+def _add_loss(p, tv: float = 0.0):
     g = p.add_argument_group("loss")
     g.add_argument("--convention", choices=LOSS_CONVENTIONS, default=LOSS_CONVENTIONS[0],
                    help="what alpha/beta refer to (stylelab.transfer.CONVENTIONS): calibrated (the normalised "
@@ -380,11 +380,10 @@ def _add_loss(p, tv_at_256: float = 0.0):
     g.add_argument("--norm", choices=("paper", "hw", "chw"),
                    help="override the loss normalisation of --convention: paper (Eqs. 1 and 4), hw (Gram / HW, "
                         "MSE, Keras/TF tutorials) or chw (Gram / CHW, the PyTorch tutorial)")
-    g.add_argument("--tv", type=NONNEG, default=None if tv_at_256 else 0.0,
+    g.add_argument("--tv", type=NONNEG, default=tv,
                    help="total-variation weight, a smoothness prior added by later work (Johnson et al. 2016) "
-                        + (f"that keeps the result free of fine colour specks (default: the student profile's, "
-                           f"{tv_at_256:g} x (256 / --size)^2, as the term is a sum over pixels; 0: the paper's "
-                           f"objective)" if tv_at_256 else "(default: 0, as in the paper)"))
+                        + (f"that keeps the result free of fine colour specks (default: {tv:g}, the student "
+                           f"profile's; 0: the paper's objective)" if tv else "(default: 0, as in the paper)"))
     g.add_argument("--gamma", type=NONNEG, default=0.0,
                    help="weight of an L2 pixel prior pulling towards the mean colour (default: 0, as in the paper)")
 
@@ -701,8 +700,6 @@ def _cmd_transfer(args) -> int:
     if args.scales is None and args.stages > 1:  # the default: the student profile's coarse-to-fine stages
         args.scales = kw["scales"] = _auto_scales(tuple(content.shape[-2:]), args.stages,
                                                   kw["content_layers"] + kw["style_layers"], arch)
-    if args.tv is None:  # the student profile's TV term at this size (stylelab.paper.tv_weight)
-        kw["tv_weight"] = TRANSFER_DEFAULTS["tv_at_256"] * (256.0 / max(content.shape[-2:])) ** 2
     _check_scales(args, tuple(content.shape[-2:]), kw["content_layers"] + kw["style_layers"], arch)
     style_size = args.style_size or args.size
     styles = [_load(p, style_size, "style") for p in style_paths]
@@ -1006,7 +1003,7 @@ LOSS_CONVENTIONS = ("calibrated", "gatys_code", "paper")
 #: What `stylelab transfer` runs when nothing else is asked for: the student profile's schedule
 #: (stylelab.paper.PROFILES["student"]: coarse to fine in three stages, each until the stopping
 #: rule fires or 400 steps, and its small total-variation weight). tests/test_cli.py keeps them equal.
-TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv_at_256": 1e-3}
+TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv": 1e-3}
 
 
 def _add_transfer(sub) -> None:
@@ -1069,7 +1066,7 @@ def _add_transfer(sub) -> None:
                         "matches FINE's Grams at the fine layers and STYLE's at the coarse ones in one run")
     g.add_argument("--mix-steps", type=POS_INT, metavar="N",
                    help="with --mix paper: L-BFGS steps of the new style image (default: 200)")
-    _add_loss(p, tv_at_256=TRANSFER_DEFAULTS["tv_at_256"])
+    _add_loss(p, tv=TRANSFER_DEFAULTS["tv"])
     _add_optimisation(p, ("noise", "content", "style"), schedule=TRANSFER_DEFAULTS)
     _add_network(p)
     p.set_defaults(handler=_cmd_transfer)

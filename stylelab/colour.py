@@ -17,13 +17,17 @@ a painting's style while keeping the colours of the photograph:
   covariance of x_S' equal the content's (mu_C, Sigma_C): b = mu_C - A mu_S and
   A Sigma_S A^T = Sigma_C. The paper compares two choices of A: from the Cholesky
   decompositions Sigma = L L^T, A = L_C L_S^-1 (``"cholesky"``), and from the
-  symmetric (eigenvalue, "PCA") square roots, A = Sigma_C^1/2 Sigma_S^-1/2 (``"pca"``,
-  the 3D colour matching of Hertzmann et al.'s *Image Analogies*). Then the transfer
-  runs as usual.
+  eigenvalue ("PCA") square roots of the two covariances, A = Sigma_C^1/2 Sigma_S^-1/2
+  (``"pca"``, the 3D colour matching of Hertzmann et al.'s *Image Analogies*; the
+  product of two symmetric matrices, itself not symmetric). The authors' code has a third
+  mode, the symmetric A of the Monge-Kantorovich (optimal transport) map between two
+  Gaussians, A = Sigma_S^-1/2 (Sigma_S^1/2 Sigma_C Sigma_S^1/2)^1/2 Sigma_S^-1/2 (``"mk"``).
+  Then the transfer runs as usual.
 
     sl.transfer(photo, painting, preserve_colour="luminance")
     sl.transfer(photo, painting, preserve_colour="histogram")           # = "histogram-pca"
     sl.transfer(photo, painting, preserve_colour="histogram-cholesky")
+    sl.transfer(photo, colour.match_histogram(painting, photo, "mk", clamp=True))   # the symmetric A
 
 :func:`stylelab.transfer.transfer` hands ``preserve_colour`` to :func:`transfer_with_colour`.
 Images are (1, 3, H, W) RGB in [0, 1], as everywhere in stylelab.
@@ -37,12 +41,15 @@ from .errors import ImageError, NonFiniteLossError, SettingsError
 from .image import resize_to
 
 #: The values of ``preserve_colour``: ``"histogram"`` is ``"histogram-pca"``.
+#: (``colour.match_histogram(..., "mk")`` recolours with the Monge-Kantorovich map; ``"histogram-mk"``
+#: joins this list when the command line offers it too, ``cli.PRESERVE_COLOUR``.)
 PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
 #: The choices of A in colour histogram matching (:func:`match_histogram`).
-HISTOGRAM_METHODS = ("pca", "cholesky")
-#: ``"histogram"`` without a variant: the symmetric square root. Unlike the Cholesky
-#: factor it does not depend on the order of the channels (R, G, B versus B, G, R), and of
-#: all A with A Sigma_S A^T = Sigma_C it is the one without a rotation.
+HISTOGRAM_METHODS = ("pca", "cholesky", "mk")
+#: ``"histogram"`` without a variant: the eigenvalue square roots, A = Sigma_C^1/2 Sigma_S^-1/2.
+#: Unlike the Cholesky factor it does not depend on the order of the channels (R, G, B versus
+#: B, G, R); neither does ``"mk"``, the one symmetric A (of all A with A Sigma_S A^T = Sigma_C,
+#: the map that moves the colours least on average: the Monge-Kantorovich map).
 DEFAULT_HISTOGRAM_METHOD = "pca"
 
 #: RGB -> YIQ (the NTSC matrix, FCC 1953): Y is Rec. 601 luma, I and Q the chroma plane.
@@ -167,7 +174,10 @@ def histogram_transform(style: torch.Tensor, content: torch.Tensor,
     covariance A Sigma_S A^T is the content's Sigma_C. b = mu_C - A mu_S, and
 
     - ``"cholesky"``: A = L_C L_S^-1 with the Cholesky factors Sigma = L L^T;
-    - ``"pca"``: A = Sigma_C^1/2 Sigma_S^-1/2 with the symmetric (eigenvalue) square roots.
+    - ``"pca"``: A = Sigma_C^1/2 Sigma_S^-1/2 with the symmetric (eigenvalue) square roots of
+      the two covariances (A itself is not symmetric);
+    - ``"mk"``: A = Sigma_S^-1/2 (Sigma_S^1/2 Sigma_C Sigma_S^1/2)^1/2 Sigma_S^-1/2, symmetric and
+      positive definite: the Monge-Kantorovich map (the authors' code's third mode, "sym").
 
     Sigma_S gets :data:`COVARIANCE_EPS` on its diagonal (so a style image of nearly one
     colour still has an inverse). Float64 tensors (3, 3) and (3,).
@@ -182,6 +192,10 @@ def histogram_transform(style: torch.Tensor, content: torch.Tensor,
         l_s = torch.linalg.cholesky(cov_s)
         l_c = torch.linalg.cholesky(cov_c + 1e-12 * eye)  # a one-colour content: Sigma_C = 0
         a = l_c @ torch.linalg.solve_triangular(l_s, eye, upper=False)
+    elif method == "mk":
+        root_s, inv_root_s = _symmetric_sqrt(cov_s), _symmetric_sqrt(cov_s, inverse=True)
+        a = inv_root_s @ _symmetric_sqrt(root_s @ cov_c @ root_s) @ inv_root_s
+        a = (a + a.T) / 2  # symmetric up to rounding
     else:
         a = _symmetric_sqrt(cov_c) @ _symmetric_sqrt(cov_s, inverse=True)
     return a, mu_c - a @ mu_s

@@ -22,6 +22,22 @@ the L-BFGS closure        no ``zero_grad``, no ``backward``, clamping inside the
                           the loss computed more than once, nothing returned
 total variation           absolute instead of squared differences, a mean, one direction
                           only, wrapping around the border (``torch.roll``)
+luminance matching (09)   the ratio upside down, mu_C not added back, mu_S not subtracted,
+                          variances for deviations, sample deviations (correction=1)
+histogram matrix A (09)   the factors swapped or inverted, Sigma instead of its factors,
+                          upper factors, a valid but non-Cholesky A (eigenvalue roots)
+guided Gram (10)          no normalisation, divided by the region only or by M, masks
+                          ignored, one Gram for all regions, sizes swapped
+new style objective (11)  every layer matched, the coarse ones instead, weights 1/5 or none,
+                          no 1/(4 N^2 M^2), fixed layer names
+blended target (12)       weights not normalised or reversed or squared, the Gram of the
+                          blended responses, weights ignored
+temporal loss (13)        weights c ignored or inverted, divided by the reliable values or by
+                          H W, no 1/D, absolute differences, a gradient into the warped frame
+random filters (14)       no ReLU, the ReLU on the image, wrong padding, banks reversed or not
+                          concatenated
+Gram loss as MMD (15)     the linear kernel, the cross term without 2, the unbiased MMD, no
+                          1/(4 N^2), divided by M^2 twice or not at all, kernel over channels
 ========================  ==========================================================
 
 A wrong answer never shows the reference: the error (and its traceback in Jupyter,
@@ -52,11 +68,18 @@ from typing import Callable
 
 import torch
 
+from . import colour as _colour
+from . import features as _features
+from . import flow as _flow
 from . import losses
+from . import masks as _masks
+from . import statistics as _statistics
 from .errors import StylelabError
 
 __all__ = ["ExerciseError", "check_content_loss", "check_gram", "check_style_layer_loss", "check_style_layers",
-           "check_layer_weights", "check_total_loss", "check_closure", "check_tv_loss", "fixed"]
+           "check_layer_weights", "check_total_loss", "check_closure", "check_tv_loss", "check_luminance_match",
+           "check_histogram_matrix", "check_guided_gram", "check_new_style_objective", "check_blended_target",
+           "check_temporal_loss", "check_random_filter_features", "check_gram_mmd", "fixed"]
 
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Seconds one call of the student's function (or one check's L-BFGS run) may take before
@@ -178,6 +201,10 @@ def _guarded(fn: Callable, args: tuple, name: str):
             value = fn(*args)
         except _TimeUp:
             raise late from None
+        except Exception:  # noqa: BLE001 - calling the reference and then failing: say so first
+            if hits:
+                done(None)
+            raise
         finally:
             sys.setprofile(previous_profile)
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -203,6 +230,8 @@ def _guarded(fn: Callable, args: tuple, name: str):
     if worker.is_alive():
         raise ExerciseError(f"{late} (it keeps running in the background: restart the kernel)")
     if "error" in box:
+        if hits and isinstance(box["error"], Exception):
+            done(None)
         raise box["error"]
     return done(box.get("value"))
 
@@ -604,3 +633,448 @@ def check_tv_loss(tv_loss: Callable) -> None:
     if not torch.allclose(grad, want_grad, rtol=1e-4, atol=1e-6):
         raise ExerciseError(f"{name}'s gradient differs from the squared total variation's")
     return _ok(f"{name}: squared differences in both directions, summed, 0 on a flat image, right gradient")
+
+
+# --------------------------------------------------------------------------------------
+# 09: keeping the photograph's colours (Gatys et al. 2017, section 5)
+
+
+def _luminance_reference(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Tensor:
+    s, c = style_y.double(), content_y.double()
+    return ((s - s.mean()) * (c.std(correction=0) / s.std(correction=0)) + c.mean()).float()
+
+
+@_forbid(_colour.match_luminance)
+def check_luminance_match(match_luminance: Callable) -> None:
+    """Section 5.1 (2017): ``match_luminance(style_y, content_y)`` returns the style's luminance
+    matched to the content's mean and standard deviation, L_S' = sigma_C / sigma_S (L_S - mu_S) + mu_C,
+    for luminances of shape (1, 1, H, W) (the two images may differ in size). Standard deviations
+    over all pixels, as a population (``std(correction=0)``)."""
+    name = "match_luminance"
+    style_y = fixed(1, 1, 5, 6, offset=0.4) * 0.6 + 0.2
+    content_y = fixed(1, 1, 4, 4, offset=2.1) * 0.3 + 0.5
+    got = _call(match_luminance, name, style_y, content_y)
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
+    got = got.detach().float()
+    inputs = "style_y of shape (1, 1, 5, 6), content_y of shape (1, 1, 4, 4)"
+    if tuple(got.shape) != tuple(style_y.shape):
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)} for {inputs}: the matched luminance is the "
+                            f"style's, shape {tuple(style_y.shape)} (only its mean and spread become the content's)")
+    want = _luminance_reference(style_y, content_y)
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return _ok(f"{name}: L_S' = sigma_C / sigma_S (L_S - mu_S) + mu_C; its mean and standard deviation are the "
+                   "content's")
+    s, c = style_y.double(), content_y.double()
+    mu_s, mu_c, sd_s, sd_c = s.mean(), c.mean(), s.std(correction=0), c.std(correction=0)
+    variants = {
+        "the ratio is upside down: scale by sigma_C / sigma_S (the content's spread over the style's)":
+            (s - mu_s) * (sd_s / sd_c) + mu_c,
+        "the content's mean mu_C is not added back: the result must have the content's mean":
+            (s - mu_s) * (sd_c / sd_s),
+        "the style's mean mu_S is not subtracted before scaling": s * (sd_c / sd_s) + mu_c,
+        "that scales by the variances; Eq. uses the standard deviations sigma (square roots)":
+            (s - mu_s) * (c.var(correction=0) / s.var(correction=0)) + mu_c,
+        "only the means are matched: scale by sigma_C / sigma_S as well": s - mu_s + mu_c,
+        "that is the content's luminance normalised with the style's statistics: the style is what is matched":
+            (c - c.mean()) * (sd_c / sd_s) + mu_c,
+        "the standard deviations are the sample ones (correction=1): with images of different sizes the ratio "
+        "changes; use std(correction=0) over all pixels":
+            (s - mu_s) * (c.std(correction=1) / s.std(correction=1)) + mu_c,
+    }
+    for msg, v in variants.items():
+        if tuple(v.shape) == tuple(got.shape) and torch.allclose(got, v.float(), rtol=1e-4, atol=1e-5):
+            raise ExerciseError(f"{name}: {msg} ({inputs})")
+    raise ExerciseError(f"{name} differs from L_S' = sigma_C / sigma_S (L_S - mu_S) + mu_C ({inputs}): mean "
+                        f"{float(got.mean()):.4g} (expected {float(mu_c):.4g}), standard deviation "
+                        f"{float(got.double().std(correction=0)):.4g} (expected {float(sd_c):.4g})")
+
+
+def _lower(a: torch.Tensor) -> bool:
+    return bool(torch.allclose(a, torch.tril(a), atol=1e-8))
+
+
+@_forbid(_colour.histogram_transform)
+def check_histogram_matrix(histogram_matrix: Callable) -> None:
+    """Section 5.2 (2017): ``histogram_matrix(cov_s, cov_c)`` returns the 3 x 3 matrix A of colour
+    histogram matching from the Cholesky factors, A = L_C L_S^-1 with Sigma = L L^T, so that
+    A Sigma_S A^T = Sigma_C (float64 covariances in, float64 A out)."""
+    name = "histogram_matrix"
+    r = fixed(3, 3, offset=0.7, positive=False).double()
+    q = fixed(3, 3, offset=2.9, positive=False).double()
+    eye = torch.eye(3, dtype=torch.float64)
+    cov_s = r @ r.T * 0.02 + 0.003 * eye
+    cov_c = q @ q.T * 0.03 + 0.002 * eye
+    got = _call(histogram_matrix, name, cov_s.clone(), cov_c.clone())
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
+    if tuple(got.shape) != (3, 3):
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)}: A is a 3 x 3 matrix acting on RGB pixels")
+    got = got.detach().double()
+    l_s, l_c = torch.linalg.cholesky(cov_s), torch.linalg.cholesky(cov_c)
+    want = l_c @ torch.linalg.inv(l_s)
+    if torch.allclose(got, want, rtol=1e-5, atol=1e-7):
+        return _ok(f"{name}: A = L_C L_S^-1, lower-triangular, and A Sigma_S A^T = Sigma_C")
+    inputs = "two fixed 3 x 3 covariances"
+    matches = torch.allclose(got @ cov_s @ got.T, cov_c, rtol=1e-4, atol=1e-8)
+    variants = {
+        "the factors are in the wrong order: A = L_C L_S^-1 (undo the style's factor first, then apply the "
+        "content's), not L_S^-1 L_C": torch.linalg.inv(l_s) @ l_c,
+        "that maps the content's colours to the style's: A = L_C L_S^-1, not L_S L_C^-1": l_s @ torch.linalg.inv(l_c),
+        "that uses the covariances themselves, Sigma_C Sigma_S^-1: A Sigma_S A^T = Sigma_C needs their square "
+        "roots (the Cholesky factors L)": cov_c @ torch.linalg.inv(cov_s),
+        "that uses the transposed (upper-triangular) factors: torch.linalg.cholesky returns the lower L with "
+        "Sigma = L L^T": l_c.T @ torch.linalg.inv(l_s.T),
+        "that is L_C L_S^T: the style's factor must be inverted (L_S^-1)": l_c @ l_s.T,
+    }
+    for msg, v in variants.items():
+        if torch.allclose(got, v, rtol=1e-5, atol=1e-7):
+            raise ExerciseError(f"{name}: {msg} ({inputs})")
+    if matches and not _lower(got):
+        raise ExerciseError(f"{name}: your A satisfies A Sigma_S A^T = Sigma_C, but it is not the Cholesky one (it is "
+                            "not lower-triangular; the symmetric square roots give another valid A): this exercise "
+                            "asks for A = L_C L_S^-1")
+    err = float((got @ cov_s @ got.T - cov_c).abs().max())
+    raise ExerciseError(f"{name} differs from A = L_C L_S^-1 ({inputs}): A Sigma_S A^T misses Sigma_C by up to "
+                        f"{err:.3g}")
+
+
+# --------------------------------------------------------------------------------------
+# 10: guided Gram matrices (Gatys et al. 2017, section 4)
+
+
+@_forbid(_masks.guided_gram)
+def check_guided_gram(guided_gram: Callable) -> None:
+    """Section 4 (2017), the kit's normalisation: ``guided_gram(F, T)`` with F (1, N, h, w) and
+    R masks T (R, h, w) of 0s and 1s at the layer returns (R, N, N),
+    G_r = M / sum_k T_rk * F diag(T_r) F^T (a region's Gram on the scale of the plain Gram:
+    a mask of ones gives the plain Gram)."""
+    name = "guided_gram"
+    n, h, w = 3, 4, 5
+    m = h * w
+    F = fixed(1, n, h, w, offset=0.9)
+    T = torch.zeros(2, h, w)
+    T[0, :, :2] = 1.0
+    T[1, :, 2:] = 1.0
+    T[1, 0, 0] = 1.0  # regions of different areas (9 and 12 positions), overlapping in one place
+    got = _call(guided_gram, name, F.clone(), T.clone())
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
+    got = got.detach().float()
+    inputs = f"F of shape {(1, n, h, w)}, two masks of shape {(h, w)} covering {int(T[0].sum())} and {int(T[1].sum())} positions"
+    if tuple(got.shape) in ((1, n, n), (n, n)):
+        raise ExerciseError(f"{name} returned one Gram matrix, shape {tuple(got.shape)}, for {inputs}: one per "
+                            f"region, shape (R, N, N) = {(2, n, n)}")
+    if tuple(got.shape) in ((2, m, m),):
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)}: that is F^T F, between positions; each region's "
+                            f"Gram correlates the N = {n} feature maps, shape {(2, n, n)}")
+    if tuple(got.shape) != (2, n, n):
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)} for {inputs}; expected (R, N, N) = {(2, n, n)}")
+    f = F.reshape(n, m).double()
+    t = T.reshape(2, m).double()
+    raw = torch.stack([(f * t[r]) @ f.T for r in range(2)])  # F diag(T_r) F^T
+    area = t.sum(1).view(2, 1, 1)
+    want = (raw * m / area).float()
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return _ok(f"{name}: one (N, N) matrix per region, F diag(T_r) F^T scaled by M / sum(T_r); a mask of ones "
+                   "gives the plain Gram")
+    plain = (f @ f.T).float()
+    variants = {
+        "the masks are not used: each region gets the whole image's Gram": plain.expand(2, n, n),
+        "no normalisation: multiply F diag(T_r) F^T by M / sum_k T_rk, or a small region's Gram is small only "
+        "because the region is": raw.float(),
+        "divided by the region's size sum_k T_rk but not multiplied by M: the lesson scales each region's Gram to "
+        "the plain Gram's (a mean over the region times M)": (raw / area).float(),
+        "divided by M (a mean over all positions); the lesson divides by the region's size and multiplies by M":
+            (raw / m).float(),
+        "the regions' sizes are swapped: normalise each region by its own sum_k T_rk":
+            (raw * m / area.flip(0)).float(),
+    }
+    for msg, v in variants.items():
+        if torch.allclose(got, v, rtol=1e-4, atol=1e-5):
+            raise ExerciseError(f"{name}: {msg} ({inputs})")
+    if not torch.allclose(got, got.transpose(1, 2), rtol=1e-4, atol=1e-6):
+        raise ExerciseError(f"{name} is not symmetric: mask the features once, F diag(T_r) F^T = (F * T_r) F^T")
+    raise ExerciseError(f"{name} differs from M / sum(T_r) F diag(T_r) F^T for {inputs}: G[0, 0, 1] = "
+                        f"{float(got[0, 0, 1]):.6g}, expected {float(want[0, 0, 1]):.6g}")
+
+
+# --------------------------------------------------------------------------------------
+# 11: the new style image's objective (Gatys et al. 2017, section 6)
+
+
+def _e_l(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    _, n, h, w = F.shape
+    f = F.double().reshape(n, h * w)
+    return ((f @ f.T) - A.double().reshape(n, n)).pow(2).sum() / (4.0 * n * n * (h * w) ** 2)
+
+
+@_forbid(losses.style_loss)
+def check_new_style_objective(new_style_objective: Callable) -> None:
+    """Section 6 (2017), the new style image: the coarse painting is re-textured by matching the fine
+    painting's Gram matrices at the fine layers only. ``new_style_objective(features, fine_targets,
+    fine_layers)``: ``features`` layer -> (1, N, h, w) responses of the image being optimised,
+    ``fine_targets`` layer -> (1, N, N) the fine painting's Gram at *every* style layer,
+    ``fine_layers`` the layers below the split; returns sum over the fine layers of w_l E_l
+    (Eq. 4) with equal weights w_l = 1 / (number of fine layers), and no content term."""
+    name = "new_style_objective"
+    layers = list(PAPER_LAYERS)
+    shapes = {"relu1_1": (2, 6, 6), "relu2_1": (3, 4, 4), "relu3_1": (4, 3, 3), "relu4_1": (4, 2, 2), "relu5_1": (4, 2, 2)}
+    feats = {l: fixed(1, *s, offset=0.3 * i).requires_grad_(True) for i, (l, s) in enumerate(shapes.items())}
+    targets = {l: losses.gram(fixed(1, *s, offset=5.0 + 0.7 * i)) for i, (l, s) in enumerate(shapes.items())}
+    fine = ["relu1_1", "relu2_1"]
+    value = _scalar(_call(new_style_objective, name, dict(feats), dict(targets), list(fine)), name)
+    got = float(value.detach())
+    e = {l: float(_e_l(feats[l].detach(), targets[l])) for l in layers}
+    want = sum(e[l] for l in fine) / len(fine)
+    inputs = "five layers' responses, fine layers relu1_1 and relu2_1"
+    if not _close(got, want):
+        variants = {
+            "every style layer is matched; the new style image matches the fine painting at the fine layers only "
+            "(the coarse layers keep the coarse painting, which is the start)": sum(e.values()) / len(layers),
+            "all layers' E_l are summed with the fine layers' weights: keep only the fine layers":
+                sum(e.values()) / len(fine),
+            "the fine layers are weighted 1/5 (the five style layers); the new style image's w_l = 1 / (number of "
+            "fine layers)": sum(e[l] for l in fine) / len(layers),
+            "the E_l are summed without the weights w_l = 1 / (number of fine layers)": sum(e[l] for l in fine),
+            "the coarse layers are matched instead of the fine ones": sum(e[l] for l in layers if l not in fine) / 3,
+            "E_l lacks its 1/(4 N_l^2 M_l^2) (Eq. 4)":
+                sum(e[l] * 4 * shapes[l][0] ** 2 * (shapes[l][1] * shapes[l][2]) ** 2 for l in fine) / len(fine),
+        }
+        for msg, v in variants.items():
+            if _close(got, v, 1e-4):
+                raise ExerciseError(f"{name}: {msg} ({inputs}: got {got:.6g}, expected {want:.6g})")
+        raise ExerciseError(f"{name} gives {got:.6g}, expected {want:.6g} ({inputs}): sum over the fine layers of "
+                            "w_l E_l, Eq. 4, w_l = 1 / (number of fine layers)")
+    if not value.requires_grad:
+        raise ExerciseError(f"{name} returned a loss without a gradient: keep it a tensor")
+    grads = torch.autograd.grad(value, [feats[l] for l in layers], allow_unused=True)
+    for l, g in zip(layers, grads):
+        if l not in fine and g is not None and g.abs().max() > 0:
+            raise ExerciseError(f"{name} sends a gradient through {l}, a coarse layer: the objective ignores them")
+    other = ["relu1_1", "relu2_1", "relu3_1"]
+    got3 = float(_scalar(_call(new_style_objective, name, dict(feats), dict(targets), list(other)), name).detach())
+    want3 = sum(e[l] for l in other) / 3
+    if not _close(got3, want3):
+        raise ExerciseError(f"{name} with fine layers relu1_1 ... relu3_1 gives {got3:.6g}, expected {want3:.6g}: "
+                            "use the fine_layers argument, not fixed layer names")
+    return _ok(f"{name}: the fine painting's Grams at the fine layers only, w_l = 1 / (number of fine layers), "
+               "Eq. 4 for each")
+
+
+# --------------------------------------------------------------------------------------
+# 12: the blended Gram target
+
+
+def check_blended_target(blended_target: Callable) -> None:
+    """The blended style target: ``blended_target(features, b)`` with ``features`` the K paintings'
+    responses at one layer (each (1, N, h, w), the same size) and ``b`` K blend weights >= 0 (not
+    normalised) returns A = sum_k b_k' A_k, (1, N, N), with A_k the Gram matrix (Eq. 3) of painting k
+    and b' = b / sum(b)."""
+    name = "blended_target"
+    n, h, w = 3, 4, 4
+    feats = [fixed(1, n, h, w, offset=1.3), fixed(1, n, h, w, offset=4.2), fixed(1, n, h, w, offset=7.7)]
+    b = [2.0, 1.0, 1.0]
+    got = _call(blended_target, name, [f.clone() for f in feats], list(b))
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
+    got = got.detach().float()
+    inputs = "three paintings' responses of shape (1, 3, 4, 4), b = [2, 1, 1]"
+    if got.numel() != n * n:
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)} for {inputs}: one Gram matrix, (1, N, N) = "
+                            f"{(1, n, n)}")
+    got = got.reshape(1, n, n)
+    grams = [losses.gram(f) for f in feats]
+    bn = [x / sum(b) for x in b]
+    want = sum(x * g for x, g in zip(bn, grams))
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return _ok(f"{name}: A = sum_k b_k A_k with b normalised to sum 1, a mean of Gram matrices")
+    mixed = sum(x * f for x, f in zip(bn, feats))
+    variants = {
+        "the weights are not normalised: divide b by its sum (b = [2, 1, 1] means half, a quarter, a quarter)":
+            sum(x * g for x, g in zip(b, grams)),
+        "that is the Gram matrix of the blended responses, not the blend of the Gram matrices: a mean of Grams "
+        "is not the Gram of a mean (it keeps each painting's own correlations)": losses.gram(mixed),
+        "the weights are applied in the wrong order: b_k goes with painting k":
+            sum(x * g for x, g in zip(reversed(bn), grams)),
+        "the weights are squared: A = sum_k b_k A_k, each Gram once times its weight":
+            sum(x * x * g for x, g in zip(bn, grams)) / sum(x * x for x in bn),
+        "every painting weighs the same: use the blend weights b": sum(grams) / len(grams),
+    }
+    for msg, v in variants.items():
+        if torch.allclose(got, v, rtol=1e-4, atol=1e-5):
+            raise ExerciseError(f"{name}: {msg} ({inputs})")
+    raise ExerciseError(f"{name} differs from sum_k b_k A_k for {inputs}: A[0, 0, 1] = {float(got[0, 0, 1]):.6g}, "
+                        f"expected {float(want[0, 0, 1]):.6g}")
+
+
+# --------------------------------------------------------------------------------------
+# 13: the temporal loss (Ruder et al. 2016)
+
+
+@_forbid(_flow.temporal_loss)
+def check_temporal_loss(temporal_loss: Callable) -> None:
+    """Ruder et al. (2016), Sec. 3.2: ``temporal_loss(x, warped, c)`` = 1/D sum_k c_k (x_k - omega_k)^2
+    for the frame x (1, 3, H, W), the previous stylised frame warped to it omega (1, 3, H, W) and
+    the weights c (1, 1, H, W): 0 at disocclusions and motion boundaries, 1 elsewhere, broadcast over
+    the colour channels; D = 3 H W. The warped frame is a constant (no gradient into it)."""
+    name = "temporal_loss"
+    h, w = 4, 5
+    x = fixed(1, 3, h, w, offset=0.2).requires_grad_(True)
+    om = fixed(1, 3, h, w, offset=3.3)
+    c = torch.ones(1, 1, h, w)
+    c[..., :, :2] = 0.0  # a disoccluded strip
+    c[..., 3, 4] = 0.0
+    d = 3 * h * w
+    value = _scalar(_call(temporal_loss, name, x, om.clone(), c.clone()), name)
+    got = float(value.detach())
+    diff2 = (x.detach() - om).double().pow(2)
+    cd = c.double()
+    want = float((cd * diff2).sum() / d)
+    inputs = "x, omega of shape (1, 3, 4, 5), c with 11 zeros of 20"
+    if not _close(got, want):
+        valid = float(cd.sum()) * 3
+        variants = {
+            "the weights c are ignored: pixels the previous frame did not see (c = 0) must not count":
+                float(diff2.sum() / d),
+            "the weights are the wrong way round: c = 1 where the flow is reliable, the loss counts those pixels":
+                float(((1 - cd) * diff2).sum() / d),
+            "that divides by the number of reliable values; Ruder et al. divide by D = 3 H W, all of them":
+                float((cd * diff2).sum() / valid),
+            "no 1/D: Ruder et al. divide by D = 3 H W": float((cd * diff2).sum()),
+            "D is H W; Ruder et al.'s D = 3 H W counts the colour channels": float((cd * diff2).sum() / (h * w)),
+            "the differences are not squared: (x_k - omega_k)^2": float((cd * (x.detach() - om).double().abs()).sum() / d),
+        }
+        for msg, v in variants.items():
+            if _close(got, v, 1e-4):
+                raise ExerciseError(f"{name}: {msg} ({inputs}: got {got:.6g}, expected {want:.6g})")
+        raise ExerciseError(f"{name} gives {got:.6g} for {inputs}, expected {want:.6g}")
+    om_graph = om.clone().requires_grad_(True)
+    value = _scalar(_call(temporal_loss, name, x, om_graph, c.clone()), name)
+    if not value.requires_grad:
+        raise ExerciseError(f"{name} returned a loss without a gradient: keep it a tensor")
+    gx, gom = torch.autograd.grad(value, [x, om_graph], allow_unused=True)
+    if gom is not None and gom.abs().max() > 0:
+        raise ExerciseError(f"{name} sends a gradient into the warped previous frame: it is a constant, use "
+                            "warped.detach() (only the current frame is optimised)")
+    want_g = (2 * c * (x.detach() - om) / d)
+    if gx is None or not torch.allclose(gx, want_g, rtol=1e-4, atol=1e-7):
+        raise ExerciseError(f"{name}'s gradient with respect to x is not 2 c (x - omega) / D")
+    zero = float(_scalar(_call(temporal_loss, name, om.clone(), om.clone(), c.clone()), name).detach())
+    if abs(zero) > 1e-9:
+        raise ExerciseError(f"{name}(omega, omega, c) = {zero:.4g}: the loss is 0 when the frame is the warped one")
+    return _ok(f"{name}: 1/D sum c (x - omega)^2 with D = 3 H W, the weights c over the colour channels, the warped "
+               "frame kept constant")
+
+
+# --------------------------------------------------------------------------------------
+# 14: a layer of random multi-scale filters (Ustyuzhaninov et al. 2017)
+
+
+@_forbid(_features.RandomFilters.forward)
+def check_random_filter_features(random_filter_features: Callable) -> None:
+    """Ustyuzhaninov et al. (ICLR 2017), the multi-scale model: ``random_filter_features(x, banks)``
+    with x (1, 3, H, W) and ``banks`` a list of filter tensors (K, 3, s, s), one per odd size s,
+    returns ReLU(conv(x, bank)) of every bank, zero-padded (s // 2 on each side) so each map has
+    the image's size, concatenated along the channels in the banks' order: (1, K * len(banks), H, W)."""
+    name = "random_filter_features"
+    import torch.nn.functional as F_
+
+    x = fixed(1, 3, 7, 8, offset=0.6, positive=False)
+    banks = [fixed(2, 3, s, s, offset=1.1 * s, positive=False) for s in (1, 3, 5)]
+    got = _call(random_filter_features, name, x.clone(), [b.clone() for b in banks])
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(got).__name__}, not a tensor")
+    _finite(got, name)
+    got = got.detach().float()
+    inputs = "x of shape (1, 3, 7, 8), banks of 2 filters of sizes 1, 3, 5"
+    maps = [F_.conv2d(x, b, padding=b.shape[-1] // 2) for b in banks]
+    want = F_.relu(torch.cat(maps, 1))
+    if tuple(got.shape) != tuple(want.shape):
+        if got.dim() == 4 and got.shape[1] == 6 and tuple(got.shape[-2:]) != (7, 8):
+            raise ExerciseError(f"{name} returned maps of {tuple(got.shape[-2:])} for {inputs}: pad each bank by "
+                                "s // 2 (padding=s // 2) so that every map has the image's size (7, 8)")
+        raise ExerciseError(f"{name} returned shape {tuple(got.shape)} for {inputs}; expected (1, K * len(banks), H, W) "
+                            f"= {tuple(want.shape)}: concatenate the banks' maps along the channels (dim 1)")
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return _ok(f"{name}: every bank convolved with padding s // 2, concatenated along the channels, rectified")
+    variants = {
+        "no ReLU: the texture statistics are the Gram matrices of the rectified responses": torch.cat(maps, 1),
+        "the banks are concatenated in reverse order: keep the banks' order": F_.relu(torch.cat(maps[::-1], 1)),
+        "the padding is wrong: pad by s // 2 (half the filter size) so each filter is centred on its pixel":
+            F_.relu(torch.cat([F_.conv2d(F_.pad(x, (0, b.shape[-1] - 1, 0, b.shape[-1] - 1)), b) for b in banks], 1)),
+        "the ReLU is applied to the image before the filters, not to the filter responses":
+            torch.cat([F_.conv2d(F_.relu(x), b, padding=b.shape[-1] // 2) for b in banks], 1),
+    }
+    for msg, v in variants.items():
+        if torch.allclose(got, v, rtol=1e-4, atol=1e-5):
+            raise ExerciseError(f"{name}: {msg} ({inputs})")
+    raise ExerciseError(f"{name} differs from ReLU(conv(x, bank, padding=s // 2)) concatenated over the banks, for "
+                        f"{inputs}: largest difference {float((got - want).abs().max()):.4g}")
+
+
+# --------------------------------------------------------------------------------------
+# 15: the Gram loss as an MMD (Li et al. 2017)
+
+
+@_forbid(losses.gram, losses.style_layer_loss, _statistics.gram_mmd_identity, _statistics.mmd2)
+def check_gram_mmd(gram_mmd: Callable) -> None:
+    """Li et al. (IJCAI 2017): ``gram_mmd(F, S)`` for two layers' responses (1, N, h, w) of the same
+    size returns 1/(4 N^2) MMD^2 with the kernel k(x, y) = (x^T y)^2 between the sets of feature
+    vectors {f_i} (the columns of F, one per position) and {s_j}, the biased estimate (every pair,
+    i = i' included), computed from the kernel, not from Gram matrices. It equals E_l (Eq. 4)."""
+    name = "gram_mmd"
+    n, h, w = 3, 3, 4
+    m = h * w
+    F = fixed(1, n, h, w, offset=0.5).requires_grad_(True)
+    S = fixed(1, n, h, w, offset=6.1)
+    value = _scalar(_call(gram_mmd, name, F, S.clone()), name)
+    got = float(value.detach())
+    f = F.detach().double().reshape(n, m).T
+    s = S.double().reshape(n, m).T
+    kff, kss, kfs = (f @ f.T).pow(2), (s @ s.T).pow(2), (f @ s.T).pow(2)
+    mmd = kff.mean() + kss.mean() - 2 * kfs.mean()
+    want = float(mmd / (4 * n * n))
+    inputs = "F, S of shape (1, 3, 3, 4)"
+    if not _close(got, want):
+        lff, lss, lfs = f @ f.T, s @ s.T, f @ s.T
+        unbiased = ((kff.sum() - kff.diag().sum()) / (m * (m - 1)) + (kss.sum() - kss.diag().sum()) / (m * (m - 1))
+                    - 2 * kfs.mean())
+        variants = {
+            "that is the linear kernel x^T y (the means only); Li et al.'s identity needs k(x, y) = (x^T y)^2":
+                float((lff.mean() + lss.mean() - 2 * lfs.mean()) / (4 * n * n)),
+            "the cross term lacks its factor 2: MMD^2 = mean k(f, f') + mean k(s, s') - 2 mean k(f, s)":
+                float((kff.mean() + kss.mean() - kfs.mean()) / (4 * n * n)),
+            "that is the unbiased MMD (the pairs i = i' left out); the identity holds for the biased one, every "
+            "pair counted": float(unbiased / (4 * n * n)),
+            "the 1/(4 N^2) is missing: E_l = MMD^2 / (4 N_l^2)": float(mmd),
+            "that divides by 4 N^2 M^2: the MMD's means already divide the kernel sums by M^2":
+                float(mmd / (4 * n * n * m * m)),
+            "the kernel sums are not divided by M^2 (means): MMD^2 averages over the pairs": float(mmd * m * m / (4 * n * n)),
+            "the kernel is applied between channels (rows of F), not between positions (the feature vectors f_i "
+            "are the columns)": float((((F.detach().double().reshape(n, m) @ F.detach().double().reshape(n, m).T)
+                                         .pow(2).mean() + (S.double().reshape(n, m) @ S.double().reshape(n, m).T)
+                                         .pow(2).mean() - 2 * (F.detach().double().reshape(n, m)
+                                                              @ S.double().reshape(n, m).T).pow(2).mean())
+                                        / (4 * n * n))),
+        }
+        for msg, v in variants.items():
+            if _close(got, v, 1e-4):
+                raise ExerciseError(f"{name}: {msg} ({inputs}: got {got:.6g}, expected {want:.6g})")
+        raise ExerciseError(f"{name} gives {got:.6g} for {inputs}, expected {want:.6g}")
+    if not value.requires_grad:
+        raise ExerciseError(f"{name} returned a loss without a gradient: keep it a tensor")
+    zero = float(_scalar(_call(gram_mmd, name, S.clone(), S.clone()), name).detach())
+    if abs(zero) > 1e-9 * max(1.0, want):
+        raise ExerciseError(f"{name}(S, S) = {zero:.4g}: the MMD of a set with itself is 0")
+    (gf,) = torch.autograd.grad(value, [F])
+    Fd = F.detach().clone().requires_grad_(True)
+    (want_g,) = torch.autograd.grad(losses.style_layer_loss(Fd, losses.gram(S)), [Fd])
+    if not torch.allclose(gf, want_g, rtol=1e-3, atol=1e-8):
+        raise ExerciseError(f"{name}'s gradient differs from E_l's (Eq. 6)")
+    return _ok(f"{name}: 1/(4 N^2) MMD^2 with k(x, y) = (x^T y)^2 over the positions' feature vectors, the biased "
+               "estimate; equal to E_l (Eq. 4), gradient included")

@@ -51,6 +51,8 @@ class Lesson:
         if self.size < 16 or self.steps < 1:
             raise SettingsError(f"size must be >= 16 px and steps >= 1 (got {self.size}, {self.steps})")
         self.scales = self.profile.scales(self.size)  # coarse-to-fine sizes, None for one stage
+        # the step cap per stage: the profile's final stage may have a lower one (paper.Profile.stage_steps)
+        self.stage_steps = self.profile.stage_steps(int(steps) if steps else None, self.size)
         self.tol = self.profile.tol  # the stopping rule (None: run all steps)
         self.tv_weight = self.profile.tv_weight(self.size)  # the profile's TV term at this size (0: none)
         self.seed = int(seed)
@@ -88,12 +90,13 @@ class Lesson:
         None for one size), ``tol`` (the stopping rule, None: all steps) and ``tv_weight``
         (the profile's small total-variation term, :func:`stylelab.paper.tv_weight`; 0 in the
         paper profile)."""
-        return {"steps": self.steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
+        return {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
 
     def describe_schedule(self) -> str:
         """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""
         sizes = " → ".join(str(v) for v in self.scales) if self.scales else str(self.size)
-        steps = f"≤ {self.steps} steps" if self.tol is not None else f"{self.steps} steps"
+        caps = self.stage_steps if isinstance(self.stage_steps, int) else ", ".join(map(str, self.stage_steps))
+        steps = f"≤ {caps} steps" if self.tol is not None else f"{caps} steps"
         return (f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")
                 + (f", TV {self.tv_weight:.1e}" if self.tv_weight else ""))
 
@@ -110,7 +113,8 @@ class Lesson:
         ws = resolve(self.weights)
         return {
             "lesson": self.figure.key, "notebook": self.figure.notebook, "profile": self.profile.name,
-            "size": self.size, "steps": self.steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight,
+            "size": self.size, "steps": self.stage_steps, "scales": self.scales, "tol": self.tol,
+            "tv_weight": self.tv_weight,
             "seed": self.seed, "device": str(self.device),
             "weights": ws.name, "arch": ws.arch, "convention": ws.convention,
             "pooling": self.profile.pooling, "normalized": self.profile.normalized,

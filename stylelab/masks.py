@@ -36,6 +36,13 @@ when the aspect ratios agree within 2 %; a different shape raises :class:`ImageE
     regions = masks.Regions([sky, town])                    # two styles, one per region
     sl.transfer(photo, [starry, scream], regions=regions)
     masks.Regions([sky, town], style_masks=[p_sky, p_town]) # or the parts of one painting
+
+``variant="sums"``: the authors' code's other way (NeuralImageSynthesis, ``LossLayers.lua``: the
+style loss's Gram matrix of the feature maps with the guidance channels appended), one Gram
+matrix per layer of [F; T] (N + R rows): besides the plain Gram F F^T it holds, for each region,
+the sum of each feature map over the region, F T_r^T, the "guided sums" (and the regions'
+overlaps, T T^T). It matches the regions' mean responses, not their correlations, at the cost of
+one Gram matrix; it takes one style image with a style mask per region (:func:`guided_sums`).
 """
 
 from __future__ import annotations
@@ -55,6 +62,9 @@ from .errors import ImageError, SettingsError
 
 METHODS = ("downsample", "erode")
 REGION_WEIGHTS = ("area", "equal")
+#: ``"gram"``: one guided Gram matrix per region; ``"sums"``: the Gram matrix of the features with the
+#: guidance channels appended (:func:`guided_sums`).
+VARIANTS = ("gram", "sums")
 #: Aspect ratios that differ by less than this are treated as the same picture (resized).
 ASPECT_TOLERANCE = 0.02
 #: A label map has at most this many distinct values (more: it is a photograph, not labels).
@@ -339,6 +349,18 @@ def guided_gram(features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return g * ((h * w) / t.sum(dim=(1, 2)).clamp_min(1e-12)).view(-1, 1, 1)
 
 
+def guided_sums(features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The authors' code's guided style statistic: the Gram matrix of the responses ``features``
+    (1, N, h, w) with the R masks (R, h, w) appended as channels, (N + R, N + R): [[F F^T, F T^T],
+    [T F^T, T T^T]]. Its block F T_r^T holds the sum of each feature map over region r (the
+    "guided sums"); the block F F^T is the plain Gram (Eq. 3)."""
+    _, n, h, w = features.shape
+    if tuple(masks.shape[-2:]) != (h, w):
+        raise SettingsError(f"masks of {tuple(masks.shape[-2:])} for features of {(h, w)}")
+    x = torch.cat([features.reshape(n, h * w), masks.reshape(-1, h * w).to(features)], dim=0)
+    return (x @ x.T).unsqueeze(0)
+
+
 # --------------------------------------------------------------------------------------
 # Regions for the engine
 
@@ -353,7 +375,8 @@ class Regions:
         mask per region on its style image (None: the whole image): with one style image,
         each region takes its own part of it (a label map of that image, or a list).
     method: ``"downsample"`` or ``"erode"`` (see the module). weights: lambda_r, ``"area"``,
-        ``"equal"`` or a list of R numbers.
+        ``"equal"`` or a list of R numbers. variant: ``"gram"`` (a guided Gram matrix per region)
+        or ``"sums"`` (:func:`guided_sums`; one style image with a style mask per region).
     """
 
     masks: object
@@ -361,10 +384,13 @@ class Regions:
     method: str = "downsample"
     weights: object = "area"
     names: Sequence[str] | None = None
+    variant: str = "gram"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise SettingsError(f"unknown mask method {self.method!r}; choose one of {METHODS}")
+        if self.variant not in VARIANTS:
+            raise SettingsError(f"unknown guided variant {self.variant!r}; choose one of {VARIANTS}")
         self.masks = as_masks(self.masks, name="mask")
         check_nonempty(self.masks, "region")
         r = self.count
@@ -392,6 +418,9 @@ class Regions:
             self.weights = w
         if self.names is not None and len(self.names) != r:
             raise SettingsError(f"{len(self.names)} region names for {r} regions")
+        if self.variant == "sums" and (self.style_masks is None or any(s is None for s in self.style_masks)):
+            raise SettingsError("variant='sums' matches one style image's guided sums: give a style mask for every "
+                                "region (style_masks=), on the one style image")
 
     @property
     def count(self) -> int:
@@ -432,7 +461,8 @@ class Regions:
     def describe(self) -> dict:
         """JSON-able settings for :attr:`stylelab.transfer.Result.settings`."""
         m = self.masks
-        return {"count": self.count, "method": self.method, "names": list(self.names) if self.names else None,
+        return {"count": self.count, "method": self.method, "variant": self.variant,
+                "names": list(self.names) if self.names else None,
                 "weights": self.weights if isinstance(self.weights, (str, list)) else None,
                 "mask_size": list(m.shape[-2:]), "coverage": [round(float(x), 4) for x in m.flatten(1).mean(1)],
                 "style_masks": None if self.style_masks is None else [s is not None for s in self.style_masks],
@@ -458,11 +488,17 @@ class Guide:
     grams: dict[str, torch.Tensor]
     weights: torch.Tensor  # (R,)
     fallbacks: list[dict] = field(default_factory=list)  # eroded masks that were empty
+    variant: str = "gram"
 
     def layer_loss(self, layer: str, features: torch.Tensor, norm: str = "paper") -> torch.Tensor:
-        """E_l = sum_r lambda_r E_l,r, each Eq. 4 on the guided Grams, in ``norm``'s scaling."""
+        """E_l = sum_r lambda_r E_l,r, each Eq. 4 on the guided Grams, in ``norm``'s scaling; with
+        ``variant="sums"`` Eq. 4 on the one Gram matrix of :func:`guided_sums` (N the features')."""
         _, n, h, w = features.shape
         m = h * w
+        if self.variant == "sums":
+            g = guided_sums(features, self.masks[layer])
+            factor = losses.style_factor(norm, n, m) / (4.0 * n * n * m * m)
+            return (g - self.grams[layer]).pow(2).sum() * factor
         g = guided_gram(features, self.masks[layer])
         per_region = (g - self.grams[layer]).pow(2).sum(dim=(1, 2))
         factor = losses.style_factor(norm, n, m) / (4.0 * n * n * m * m)
@@ -496,6 +532,9 @@ def guided_targets(model, size: tuple[int, int], regions: Regions, styles: Seque
     if style_scale not in STYLE_SCALES:
         raise SettingsError(f"unknown style_scale {style_scale!r}; choose one of {STYLE_SCALES}")
     index = regions.style_index(len(styles))
+    if regions.variant == "sums" and len(set(index)) != 1:
+        raise SettingsError("variant='sums' matches one style image: give one style image with a style mask per "
+                            "region")
     dev = next(model.parameters()).device
     h, w = size
     target = regions.at_size(size)
@@ -514,6 +553,7 @@ def guided_targets(model, size: tuple[int, int], regions: Regions, styles: Seque
                     mk[k] = soft[k]
                     fallbacks.append({"layer": l, "region": k + 1})
         masks[l] = mk.to(dev)
+    sums_masks: dict[int, torch.Tensor] = {}
     with torch.no_grad():
         feats_cache: dict[int, dict] = {}
         for r, si in enumerate(index):
@@ -530,6 +570,9 @@ def guided_targets(model, size: tuple[int, int], regions: Regions, styles: Seque
                                  f"style image at the size it is given")
             smask = torch.ones(1, *ss) if sm is None else _resize(sm.unsqueeze(0), ss)  # as the style image
             check_nonempty(smask, f"style mask of region {r + 1} at the style's size:")
+            if regions.variant == "sums":  # all regions' style masks on the one style image, below
+                sums_masks[r] = smask
+                continue
             for l in style_layers:
                 f_l = feats[l]
                 rf, ds = _layer_info(model, l)
@@ -541,5 +584,17 @@ def guided_targets(model, size: tuple[int, int], regions: Regions, styles: Seque
                 m_x = (h // ds) * (w // ds)
                 grams[l].append(guided_gram(f_l, t.to(dev))[0] * (m_x / m_s))
     weights = torch.tensor(regions.region_weights(size), dtype=torch.float32, device=dev)
+    if regions.variant == "sums":
+        feats = feats_cache[index[0]]
+        stacked = torch.cat([sums_masks[r] for r in range(len(index))], dim=0)  # (R, h_s, w_s)
+        sums = {}
+        for l in style_layers:
+            f_l = feats[l]
+            rf, ds = _layer_info(model, l)
+            t = at_layer(stacked, tuple(f_l.shape[-2:]), regions.method, rf, ds)
+            m_s = f_l.shape[-1] * f_l.shape[-2]
+            m_x = (h // ds) * (w // ds)
+            sums[l] = guided_sums(f_l, t.to(dev)) * (m_x / m_s)
+        return Guide(masks, sums, weights, fallbacks, "sums")
     return Guide(masks, {l: torch.stack(g) for l, g in grams.items()}, weights, fallbacks)
 

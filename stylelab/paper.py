@@ -120,13 +120,15 @@ FIGURES = {
                "Style transfer that keeps the photograph's colours: a luminance-only transfer (the style's "
                "luminance matched to the photograph's, the photograph's chroma put back) and colour histogram "
                "matching (the painting recoloured to the photograph's RGB mean and covariance, with A from "
-               "the Cholesky or the symmetric square root), next to the plain transfer in the painting's colours.",
+               "the Cholesky factors or the eigenvalue square roots; the symmetric Monge-Kantorovich map shown "
+               "among the recoloured paintings), next to the plain transfer in the painting's colours.",
                {"content": "tubingen", "style": "composition_vii", "ratio": 1e-4,
                 "preserve_colour": ["luminance", "histogram-cholesky", "histogram-pca"]}),
         Figure("10", "10_space", "Spatial control: a style per region", PAPER_2017, "spatial control (2017)",
                "Guided Gram matrices: the photograph's sky is painted in one painting's style and the town in "
-               "another's, each region matched only to its own statistics; and a line drawing coloured region "
-               "by region from a reference image, its lines laid over the result.",
+               "another's, each region matched only to its own statistics; one painting's sky given to the "
+               "sky and its ground to the town, against the unguided transfer; and a line drawing coloured "
+               "region by region from a reference image, its lines laid over the result.",
                {"content": "tubingen", "styles": ["starry_night", "the_scream"], "ratio": 1e-3,
                 "sketch": "great_wave", "sketch_reference": "tubingen", "sketch_ratio": 1e-4,
                 "method": "downsample"}),
@@ -135,7 +137,8 @@ FIGURES = {
                "A new style made of the coarse scale of one painting and the fine scale of another: the first "
                "painting re-textured until its fine-layer Gram matrices match the second's (the authors' "
                "way), next to a texture on per-layer mixed Grams; the photograph painted in the new style "
-               "coarse to fine, against a plain run given the same wall time.",
+               "(beside the photograph painted in the fine painting alone) coarse to fine, with and without "
+               "the photograph's detail band, against a plain run given the same wall time.",
                {"content": "tubingen", "coarse": "great_wave", "fine": "starry_night", "split": "relu3_1",
                 "ratio": 1e-3}),
         Figure("12", "12_several_styles", "Several styles: blending Gram matrices", PAPER_CVPR,
@@ -159,9 +162,11 @@ FIGURES = {
                "A clip made from the Neckarfront (a slow camera pan and zoom with a moving ball, so the true "
                "optical flow is known) stylised frame by frame from white noise, from the previous stylised frame "
                "warped along the optical flow, and with Ruder et al.'s temporal loss as well: the same frames side "
-               "by side, their films, and the temporal error against the true flow.",
+               "by side, their films, and the temporal error against the true flow; then, on a clip with a faster "
+               "ball, Ruder et al.'s long-term loss against the short-term one on the pixels the previous frame "
+               "did not show.",
                {"content": "tubingen", "style": "starry_night",
-                "methods": ["independent", "prev_warped", "temporal"]}),
+                "methods": ["independent", "prev_warped", "temporal", "longterm"]}),
         Figure("14", "14_which_network", "Which network? ImageNet VGG, random weights, trained by stylelab",
                PAPER_USTYUZHANINOV_2017, "beyond the papers: other feature extractors",
                "Not a figure of Gatys et al.: a texture of one painting and a transfer onto the Neckarfront with "
@@ -194,33 +199,38 @@ class Profile:
     description: str = ""
     stages: int = 1  # coarse-to-fine stages, each twice the size of the one before
     tol: float | None = None  # the stopping rule's tolerance (None: run all steps)
-    tv: float = 0.0  # total-variation weight at 256 px (:func:`tv_weight`); 0: the paper's objective
+    tv: float = 0.0  # total-variation weight (:data:`TV_WEIGHT`); 0: the paper's objective
+    final_steps: int | None = None  # the cap of the last coarse-to-fine stage (None: ``steps``)
 
     def scales(self, size: int | None = None) -> list[int] | None:
         """The coarse-to-fine sizes for an image of ``size`` px (default: the profile's);
         None for a single stage."""
         return stage_scales(size or self.size, self.stages)
 
+    def stage_steps(self, steps: int | None = None, size: int | None = None) -> int | list[int]:
+        """The step cap of each optimisation: ``steps`` (default: the profile's) for one size, or
+        one per coarse-to-fine stage with the last stage capped at ``final_steps`` (where the
+        profile sets one and ``steps`` was not given): the last stage costs 4x the one before."""
+        n = steps or self.steps
+        scales = self.scales(size)
+        if not scales or self.final_steps is None or steps is not None:
+            return n
+        return [n] * (len(scales) - 1) + [min(n, self.final_steps)]
+
     def tv_weight(self, size: int | None = None) -> float:
-        """The total-variation weight for an image of longest side ``size`` px (:func:`tv_weight`)."""
-        return tv_weight(self.tv, size or self.size)
+        """The total-variation weight of this profile's runs (the same at every size, ``size`` is
+        accepted for callers that pass it: the measured weight held at 256 and at 384 px)."""
+        return float(self.tv)
 
 
 #: The total-variation weight of the student and quick profiles and of ``stylelab transfer``'s
-#: default, for an image of 256 px (:func:`tv_weight`). Measured (benchmarks/calibration.py,
-#: BENCHMARKS.md): on the Neckarfront with The Starry Night at 256 px it took the speckle measure
-#: from 0.46 to 0.15 and left the content and style distances in the paper's bands.
-TV_AT_256 = 1e-3
-
-
-def tv_weight(tv_at_256: float, size: int) -> float:
-    """The weight of the total-variation term for an image of longest side ``size`` px.
-
-    The TV term (:func:`stylelab.losses.tv_loss`) is a sum over pixels, while the calibrated
-    convention's content and style terms are means (``norm="hw"``): to keep its share of the
-    objective at every size, the weight falls with the image's area, ``tv_at_256 * (256 / size)^2``.
-    """
-    return float(tv_at_256) * (256.0 / float(size)) ** 2
+#: default. Measured (benchmarks/calibration.py, BENCHMARKS.md, "Calibration"): on the Neckarfront
+#: with The Starry Night at 256 px it took the speckle measure from 0.46 to 0.15 and left the
+#: content and style distances in the paper's bands (1e-4: 0.35; 1e-2 blurs the strokes away); at
+#: 384 px it took The Shipwreck's to 0.14. The TV term is a sum over pixels while the calibrated
+#: losses are means, so its share of the objective grows with the image's area; scaling the weight
+#: down by the area (0.44e-3 at 384 px) left The Starry Night as speckled as no TV, so it is kept.
+TV_WEIGHT = 1e-3
 
 
 def stage_scales(size: int, stages: int) -> list[int] | None:
@@ -231,11 +241,11 @@ def stage_scales(size: int, stages: int) -> list[int] | None:
 
 
 PROFILES = {
-    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2, tv=TV_AT_256,
+    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2, tv=TV_WEIGHT,
                      description="for tests and a first look: each notebook in about a minute or two on a 2-core "
                                  "CPU; small images, coarse-to-fine from 64 px, few L-BFGS steps, the student "
                                  "profile's small total-variation term"),
-    "student": Profile("student", size=256, steps=400, weights=None, stages=3, tol=1e-2, tv=TV_AT_256,
+    "student": Profile("student", size=256, steps=400, weights=None, stages=3, tol=1e-2, tv=TV_WEIGHT,
                        description="for students on a laptop: 256 px (03's figure 384 px), coarse-to-fine, each "
                                    "stage until the loss stops falling (at most 400 steps), a small total-variation "
                                    "term against colour speckle (the paper has none; lesson 07 compares)"),
@@ -263,7 +273,8 @@ LESSON_PROFILES = {
     "02": {"quick": {"steps": 160, "stages": 1}, "student": {"stages": 1}},
     # content reconstructions show what a layer keeps: no smoothness prior added to that
     "01": {"quick": {"tv": 0.0}, "student": {"tv": 0.0}},
-    "03": {"student": {"size": 384, "stages": 3}},  # the headline figure larger: 96 -> 192 -> 384
+    # the headline figure larger: 96 -> 192 -> 384, the 384 px stage (4x the cost of the one before) at most 150 steps
+    "03": {"student": {"size": 384, "stages": 3, "final_steps": 150}},
     "04": {"quick": {"size": 96, "steps": 60, "stages": 1}},  # 20 grid cells and a beta sweep, from the photograph
     # six starts: the lesson is about the start, so every profile runs one size from it
     "05": {"quick": {"steps": 100, "stages": 1}, "student": {"stages": 1}},

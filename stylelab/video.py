@@ -19,6 +19,17 @@ of the clip's frame:
     difference to omega where the flow is reliable (c from the forward-backward check,
     :func:`stylelab.flow.consistency`), added through the engine's ``extra_terms``.
 
+And a fourth, not in :data:`METHODS` (the command's choices) but in :data:`ALL_METHODS`:
+
+``longterm``     Ruder et al.'s long-term temporal loss (Sec. 3.3): the short-term loss against
+    every earlier frame i-j, j in ``long_term`` (default :data:`LONG_TERM`, their {1, 2, 4}),
+    each warped to frame i along the flow estimated between frames i and i-j, with the weights
+    c_long^(i-j,i) = max(c^(i-j,i) - sum_{k in J, k < j} c^(i-k,i), 0): a pixel counts against the
+    nearest earlier frame that saw it. Where frame i-1 did not show a pixel (the trail a moving
+    object uncovers) an earlier frame may have: the short-term loss leaves such pixels free.
+    Needs estimated flows (the synthetic clip's true flows join consecutive frames only).
+    Ruder et al.'s multi-pass algorithm (Sec. 3.4) is not implemented.
+
 Frame 0 is the same in all three (white noise, ``steps_first`` steps). The flows are
 estimated on the clip's frames (OpenCV, :mod:`stylelab.flow`) unless ``flow="true"`` and the
 clip carries its true flows (:func:`stylelab.clip.synthetic`).
@@ -35,7 +46,12 @@ from . import flow as _flow
 from .errors import SettingsError
 
 METHODS = ("independent", "prev_warped", "temporal")
-LABELS = {"independent": "1 independent", "prev_warped": "2 warped start", "temporal": "3 + temporal loss"}
+#: :data:`METHODS` and Ruder et al.'s long-term loss (:func:`stylise`'s ``method="longterm"``).
+ALL_METHODS = METHODS + ("longterm",)
+LABELS = {"independent": "1 independent", "prev_warped": "2 warped start", "temporal": "3 + temporal loss",
+          "longterm": "4 + long-term loss"}
+#: The earlier frames i - j the long-term loss compares frame i with (Ruder et al. Sec. 3.3: J = {1, 2, 4}).
+LONG_TERM = (1, 2, 4)
 #: gamma, the temporal loss's weight, in the engine's default convention (calibrated: alpha 1,
 #: which the engine multiplies by stylelab.transfer.CALIBRATION = 200) on [0, 1] pixels. Ruder et
 #: al. use gamma = 200 with alpha = 1, beta = 20, 0..255 pixels and the paper's sums; the losses
@@ -76,8 +92,8 @@ class VideoResult:
 
 
 def _check(method, temporal_weight, steps_first, steps, flow):
-    if method not in METHODS:
-        raise SettingsError(f"unknown video method {method!r}; choose one of {METHODS}")
+    if method not in ALL_METHODS:
+        raise SettingsError(f"unknown video method {method!r}; choose one of {ALL_METHODS}")
     from .transfer import _finite_nonneg, _positive_int
 
     _positive_int("steps_first", steps_first)
@@ -87,15 +103,21 @@ def _check(method, temporal_weight, steps_first, steps, flow):
         raise SettingsError(f"unknown flow {flow!r}; choose one of {_flow.METHODS + ('true',)}")
 
 
-def flows_of(clip, i: int, method: str = "dis") -> tuple[torch.Tensor, torch.Tensor]:
-    """(backward flow i -> i-1, reliability c) of frame ``i``: estimated (``method`` of
-    :func:`stylelab.flow.estimate`, c from Ruder et al.'s check) or, with ``"true"``, the
-    clip's true flow and mask."""
+def flows_of(clip, i: int, method: str = "dis", earlier: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(backward flow i -> ``earlier``, reliability c) of frame ``i`` (``earlier`` default i-1):
+    estimated (``method`` of :func:`stylelab.flow.estimate`, c from Ruder et al.'s check) or,
+    with ``"true"``, the clip's true flow and mask (consecutive frames only)."""
+    earlier = i - 1 if earlier is None else earlier
+    if not 0 <= earlier < i:
+        raise SettingsError(f"the earlier frame must come before frame {i}, got {earlier}")
     if method == "true":
         if clip.flows is None:
             raise SettingsError("flow='true' needs a clip that knows its flow (stylelab.clip.synthetic)")
+        if earlier != i - 1:
+            raise SettingsError("the true flow joins consecutive frames only: the long-term loss needs "
+                                "estimated flows (flow='dis' or 'farneback')")
         return clip.flows[i], clip.masks[i]
-    a, b = clip.frames[i], clip.frames[i - 1]
+    a, b = clip.frames[i], clip.frames[earlier]
     backward = _flow.estimate(a, b, method)
     forward = _flow.estimate(b, a, method)
     return backward, _flow.consistency(forward, backward)
@@ -104,7 +126,8 @@ def flows_of(clip, i: int, method: str = "dis") -> tuple[torch.Tensor, torch.Ten
 def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, weights=None, device=None,
             steps_first: int = DEFAULT_STEPS_FIRST, steps: int = DEFAULT_STEPS,
             temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT, flow: str = "dis", seed: int = 0,
-            first: torch.Tensor | None = None, progress: bool = True, on_frame=None, **run_kwargs) -> VideoResult:
+            first: torch.Tensor | None = None, progress: bool = True, on_frame=None,
+            long_term: tuple[int, ...] = LONG_TERM, **run_kwargs) -> VideoResult:
     """Stylise every frame of ``clip`` (:class:`stylelab.clip.Clip`) in the style of ``style``
     with one of :data:`METHODS` (see the module).
 
@@ -113,6 +136,7 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
     al.'s short-term loss (Sec. 3.2). flow: ``"dis"``, ``"farneback"`` or ``"true"`` (see :func:`flows_of`).
     seed: frame i from white noise uses ``seed + i``. first: a stylised frame 0 to start from
     (e.g. another method's: all three share it) instead of computing it.
+    long_term: the gaps j of ``method="longterm"`` (Ruder et al.'s J; must include 1).
     on_frame(i, image, record): called after each frame. Other keywords go to
     :func:`stylelab.transfer.run` (``ratio``, ``style_layers``, ...).
     Ctrl-C stops after the frame in progress is dropped: ``interrupted`` is set and the
@@ -124,6 +148,12 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
     from .weights import load_vgg
 
     _check(method, temporal_weight, steps_first, steps, flow)
+    gaps = sorted({int(j) for j in long_term}) if method == "longterm" else [1]
+    if method == "longterm" and (gaps[0] != 1 or any(j < 1 for j in gaps)):
+        raise SettingsError(f"long_term must be gaps >= 1 that include 1 (Ruder et al.: 1, 2, 4), got {long_term!r}")
+    if method == "longterm" and flow == "true" and len(gaps) > 1:
+        raise SettingsError("the long-term loss needs estimated flows (flow='dis' or 'farneback'): the true flow "
+                            "joins consecutive frames only")
     for k in ("init", "steps", "extra_terms", "content", "styles", "scales"):
         if k in run_kwargs:
             raise SettingsError(f"stylise() sets {k} itself; it cannot be passed on to run()")
@@ -133,7 +163,8 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
         model = load_vgg(weights, device=device)
     dev = next(model.parameters()).device
     settings = {"method": method, "steps_first": steps_first, "steps": steps, "flow": flow, "seed": seed,
-                "temporal_weight": temporal_weight if method == "temporal" else None,
+                "temporal_weight": temporal_weight if method in ("temporal", "longterm") else None,
+                "long_term": gaps if method == "longterm" else None,
                 "size": list(clip.size), "frames": len(clip), "fps": clip.fps, "source": clip.source,
                 **{k: v for k, v in run_kwargs.items() if isinstance(v, (int, float, str, list, tuple, type(None)))}}
     frames, records, flows, masks = [], [], [], []
@@ -160,6 +191,11 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
                 if method == "temporal":
                     omega, cw = init.to(dev), c.to(dev)
                     extra = {"temporal": lambda x, _o=omega, _c=cw: temporal_weight * _flow.temporal_loss(x, _o, _c)}
+                elif method == "longterm":
+                    pairs = long_term_targets(clip, frames, i, gaps, flow, first=(w, c))
+                    pairs = [(o.to(dev), cl.to(dev)) for o, cl in pairs]
+                    extra = {"temporal": lambda x, _p=pairs: temporal_weight * sum(
+                        _flow.temporal_loss(x, o, cl) for o, cl in _p)}
             result = run(frame, style, model=model, init=init, steps=n, seed=s, extra_terms=extra,
                          progress=progress, desc=f"frame {i + 1}/{len(clip)}", **run_kwargs)
             if result.interrupted:
@@ -184,6 +220,55 @@ def stylise(clip, style: torch.Tensor, method: str = "temporal", *, model=None, 
     finally:
         bar.close()
     return VideoResult(frames, method, records, settings, flows, masks, interrupted)
+
+
+def long_term_weights(cs) -> list[torch.Tensor]:
+    """Ruder et al.'s c_long (Sec. 3.3) from the reliabilities ``cs`` = [c^(i-j,i) for j in J,
+    ascending]: c_long^(i-j,i) = max(c^(i-j,i) - sum of the earlier gaps' c, 0)."""
+    out, seen = [], None
+    for c in cs:
+        out.append(c.clone() if seen is None else (c - seen).clamp_min(0))
+        seen = c.clone() if seen is None else seen + c
+    return out
+
+
+def long_term_targets(clip, frames, i: int, gaps, flow: str = "dis", first=None) -> list:
+    """(omega_j, c_long_j) for frame ``i``: each earlier stylised frame ``frames[i - j]`` warped to
+    frame i along the flow i -> i-j, with the long-term weights (:func:`long_term_weights`).
+    ``first``: (flow, c) of the gap 1 if already estimated."""
+    flows, cs = [], []
+    for j in gaps:
+        if i - j < 0:
+            break
+        w, c = first if (j == 1 and first is not None) else flows_of(clip, i, flow, i - j)
+        flows.append((j, w))
+        cs.append(c)
+    return [(_flow.warp(frames[i - j], w).clamp(0, 1), cl) for (j, w), cl in zip(flows, long_term_weights(cs))]
+
+
+def disoccluded_error(frames, clip, gap: int = 2, flow: str = "dis") -> dict:
+    """What :func:`temporal_error` cannot see: for each frame i >= ``gap``, the RMS difference
+    between frame i and frame i-``gap`` warped to it (flow i -> i-gap estimated with ``flow``),
+    over the pixels frame i-1 did **not** show (the clip's true mask if it has one, else Ruder
+    et al.'s check) that frame i-gap did (the estimated check between i and i-gap): the pixels
+    only the long-term loss constrains. Returns {"errors": [...], "pixels": [...], "frames": [...]},
+    frames with no such pixel left out."""
+    out = {"errors": [], "pixels": [], "frames": []}
+    for i in range(gap, len(frames)):
+        if clip.masks is not None:
+            hidden = 1 - clip.masks[i]
+        else:
+            hidden = 1 - flows_of(clip, i, flow)[1]
+        w, c = flows_of(clip, i, flow, i - gap)
+        region = (hidden * c).to(frames[i])
+        n = float(region.sum())
+        if n < 1:
+            continue
+        diff = (frames[i] - _flow.warp(frames[i - gap], w.to(frames[i]))).pow(2) * region
+        out["errors"].append(float((diff.sum() / (3 * n)).sqrt()))
+        out["pixels"].append(int(n))
+        out["frames"].append(i)
+    return out
 
 
 def temporal_error(frames, flows, masks) -> list[float]:

@@ -58,7 +58,7 @@ def test_cli_constants_match_the_package():
     assert set(cli.LOSS_CONVENTIONS) == set(T.CONVENTIONS) and cli.LOSS_CONVENTIONS[0] == T.DEFAULT_CONVENTION
     student = paper.PROFILES["student"]
     assert cli.TRANSFER_DEFAULTS == {"stages": student.stages, "steps": student.steps, "tol": student.tol,
-                                     "tv_at_256": student.tv}
+                                     "tv": student.tv}
 
 
 def test_default_transfer_is_the_student_profile(tmp_path, capsys, tiny):
@@ -67,7 +67,7 @@ def test_default_transfer_is_the_student_profile(tmp_path, capsys, tiny):
     assert s["convention"] == "calibrated" and s["content_scale"] == T.CALIBRATION
     assert s["scales"] == paper.stage_scales(96, 3) == [24, 48, 96]
     assert s["tol"] == paper.PROFILES["student"].tol
-    assert s["tv_weight"] == pytest.approx(paper.tv_weight(paper.TV_AT_256, 96))
+    assert s["tv_weight"] == paper.TV_WEIGHT
     assert s["precision"] in ("fp32", "bf16") and s["precision_reason"]
     assert tiny[-1]["normalized"] is True  # the calibrated convention's network
 

@@ -115,6 +115,30 @@ def test_the_two_histogram_variants_are_different_maps():
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_the_monge_kantorovich_map_is_the_symmetric_one():
+    """Issue 20: Sigma_C^1/2 Sigma_S^-1/2 ("pca") is not symmetric; the authors' code's third mode,
+    the Monge-Kantorovich map ("mk"), is: symmetric, positive definite, A Sigma_S A = Sigma_C. It and
+    "pca" do not depend on the channels' order, the Cholesky map does."""
+    style, content = _painting(), _photo()
+    a_mk, _ = colour.histogram_transform(style, content, "mk")
+    a_pca, _ = colour.histogram_transform(style, content, "pca")
+    assert torch.allclose(a_mk, a_mk.T, atol=1e-12)
+    assert float(torch.linalg.eigvalsh(a_mk).min()) > 0
+    assert not torch.allclose(a_pca, a_pca.T, atol=1e-3)
+    assert (a_mk - a_pca).abs().max() > 1e-2
+    for method, invariant in (("mk", True), ("pca", True), ("cholesky", False)):
+        a, _ = colour.histogram_transform(style, content, method)
+        a_bgr, _ = colour.histogram_transform(style.flip(1), content.flip(1), method)
+        same = torch.allclose(a, a_bgr.flip(0).flip(1), atol=1e-8)
+        assert same == invariant, method
+    # of all A with A Sigma_S A^T = Sigma_C it moves the pixels least: E|A x - x|^2 over the style's pixels
+    mu_s, cov_s = colour.colour_statistics(style)
+    moved = {m: float(torch.trace((colour.histogram_transform(style, content, m)[0] - torch.eye(3, dtype=torch.float64))
+                                  @ cov_s @ (colour.histogram_transform(style, content, m)[0]
+                                             - torch.eye(3, dtype=torch.float64)).T)) for m in colour.HISTOGRAM_METHODS}
+    assert moved["mk"] <= min(moved.values()) + 1e-12
+
+
 def test_histogram_of_a_one_colour_style_is_the_contents_mean_colour():
     flat = torch.full((1, 3, 8, 8), 0.3)
     out = colour.match_histogram(flat, _photo())

@@ -309,3 +309,193 @@ def test_optimize_takes_a_closure_maker(make_vgg, images):
     a = optimize(obj, start, steps=5, progress=False)
     b = optimize(obj, start, steps=5, progress=False, make_closure=make_closure)
     assert [r["total"] for r in b.history] == pytest.approx([r["total"] for r in a.history], rel=1e-5)
+
+
+# --- lessons 09-15 -------------------------------------------------------------------
+
+
+def match_luminance(style_y, content_y):
+    return (style_y - style_y.mean()) * (content_y.std(correction=0) / style_y.std(correction=0)) + content_y.mean()
+
+
+def histogram_matrix(cov_s, cov_c):
+    return torch.linalg.cholesky(cov_c) @ torch.linalg.inv(torch.linalg.cholesky(cov_s))
+
+
+def guided_gram(F, T):
+    _, n, h, w = F.shape
+    f = F.reshape(n, h * w)
+    t = T.reshape(T.shape[0], 1, h * w)
+    return (f * t) @ f.T * (h * w) / t.sum(dim=(1, 2)).view(-1, 1, 1)
+
+
+def new_style_objective(features, fine_targets, fine_layers):
+    return sum(style_layer_loss(features[l], fine_targets[l]) for l in fine_layers) / len(fine_layers)
+
+
+def blended_target(features, b):
+    return sum(x / sum(b) * gram(f) for x, f in zip(b, features))
+
+
+def temporal_loss(x, warped, c):
+    return (c * (x - warped.detach()).pow(2)).sum() / x.numel()
+
+
+def random_filter_features(x, banks):
+    import torch.nn.functional as F
+    return F.relu(torch.cat([F.conv2d(x, b, padding=b.shape[-1] // 2) for b in banks], 1))
+
+
+def gram_mmd(F, S):
+    _, n, h, w = F.shape
+    f, s = F.reshape(n, h * w).T, S.reshape(n, h * w).T
+    k = lambda a, b: (a @ b.T).pow(2).mean()
+    return (k(f, f) + k(s, s) - 2 * k(f, s)) / (4 * n * n)
+
+
+NEW_CHECKS = [
+    (exercises.check_luminance_match, match_luminance), (exercises.check_histogram_matrix, histogram_matrix),
+    (exercises.check_guided_gram, guided_gram), (exercises.check_new_style_objective, new_style_objective),
+    (exercises.check_blended_target, blended_target), (exercises.check_temporal_loss, temporal_loss),
+    (exercises.check_random_filter_features, random_filter_features), (exercises.check_gram_mmd, gram_mmd),
+]
+
+
+@pytest.mark.parametrize("check, fn", NEW_CHECKS, ids=lambda x: getattr(x, "__name__", ""))
+def test_right_answers_pass_09_15(check, fn, capsys):
+    assert check(fn) is None
+    assert capsys.readouterr().out.startswith("✓")
+
+
+def test_the_new_checkers_refuse_stylelab_own_functions():
+    from stylelab import colour, features, flow, masks, statistics
+    import torch.nn.functional as F
+    fails(exercises.check_guided_gram, masks.guided_gram, "stylelab's own")
+    fails(exercises.check_guided_gram, lambda F_, T: masks.guided_gram(F_, T), "stylelab's own")
+    fails(exercises.check_temporal_loss, flow.temporal_loss, "stylelab's own")
+    fails(exercises.check_temporal_loss, lambda x, o, c: flow.temporal_loss(x, o.detach(), c), "stylelab's own")
+    fails(exercises.check_luminance_match,
+          lambda s, c: colour.match_luminance(colour.grey(s), colour.grey(c)), "stylelab's own")
+    fails(exercises.check_gram_mmd, lambda F_, S: losses.style_layer_loss(F_, losses.gram(S)), "stylelab's own")
+    fails(exercises.check_gram_mmd, lambda F_, S: statistics.gram_mmd_identity(F_, S), "stylelab's own")
+
+    def via_bank(x, banks):
+        bank = features.RandomFilters(2, (1, 3, 5))
+        return bank(x, ["relu1_1"])["relu1_1"]
+    fails(exercises.check_random_filter_features, via_bank, "stylelab's own")
+
+
+def test_luminance_mistakes():
+    c = exercises.check_luminance_match
+    fails(c, lambda s, t: (s - s.mean()) * (s.std(correction=0) / t.std(correction=0)) + t.mean(), "upside down")
+    fails(c, lambda s, t: (s - s.mean()) * (t.std(correction=0) / s.std(correction=0)), "mean mu_C is not added")
+    fails(c, lambda s, t: s * (t.std(correction=0) / s.std(correction=0)) + t.mean(), "mu_S is not subtracted")
+    fails(c, lambda s, t: (s - s.mean()) * (t.var(correction=0) / s.var(correction=0)) + t.mean(), "variances")
+    fails(c, lambda s, t: (s - s.mean()) * (t.std() / s.std()) + t.mean(), "correction=1")
+    fails(c, lambda s, t: s - s.mean() + t.mean(), "only the means")
+    fails(c, lambda s, t: (t - t.mean()) * (t.std(correction=0) / s.std(correction=0)) + t.mean(), "shape|content's luminance")
+
+
+def test_histogram_matrix_mistakes():
+    c = exercises.check_histogram_matrix
+    chol, inv = torch.linalg.cholesky, torch.linalg.inv
+    fails(c, lambda s, t: inv(chol(s)) @ chol(t), "wrong order")
+    fails(c, lambda s, t: chol(s) @ inv(chol(t)), "content's colours to the style's")
+    fails(c, lambda s, t: t @ inv(s), "covariances themselves")
+    fails(c, lambda s, t: chol(t).T @ inv(chol(s).T), "transposed")
+
+    def sym(cov, inverse=False):
+        vals, vecs = torch.linalg.eigh(cov)
+        return (vecs * (vals.rsqrt() if inverse else vals.sqrt())) @ vecs.T
+    fails(c, lambda s, t: sym(t) @ sym(s, True), "not the Cholesky one")
+    fails(c, lambda s, t: torch.eye(3, dtype=torch.float64), "misses Sigma_C")
+
+
+def test_guided_gram_mistakes():
+    c = exercises.check_guided_gram
+
+    def raw(F, T):
+        _, n, h, w = F.shape
+        f = F.reshape(n, h * w)
+        return torch.stack([(f * t.reshape(1, -1)) @ f.T for t in T])
+    fails(c, raw, "no normalisation")
+    fails(c, lambda F, T: raw(F, T) / T.sum(dim=(1, 2)).view(-1, 1, 1), "not multiplied by M")
+    fails(c, lambda F, T: raw(F, T) / (F.shape[2] * F.shape[3]), "divided by M")
+    fails(c, lambda F, T: gram(F).expand(T.shape[0], -1, -1), "masks are not used")
+    fails(c, lambda F, T: gram(F), "one Gram matrix")
+    fails(c, lambda F, T: raw(F, T).sum(0, keepdim=True), "one Gram matrix")
+    fails(c, lambda F, T: raw(F, T) * (F.shape[2] * F.shape[3]) / T.sum(dim=(1, 2)).flip(0).view(-1, 1, 1), "swapped")
+
+
+def test_new_style_objective_mistakes():
+    c = exercises.check_new_style_objective
+    fails(c, lambda f, t, fine: sum(style_layer_loss(f[l], t[l]) for l in t) / len(t), "every style layer")
+    fails(c, lambda f, t, fine: sum(style_layer_loss(f[l], t[l]) for l in fine) / 5, "weighted 1/5")
+    fails(c, lambda f, t, fine: sum(style_layer_loss(f[l], t[l]) for l in fine), "without the weights")
+    fails(c, lambda f, t, fine: sum(style_layer_loss(f[l], t[l]) for l in t if l not in fine) / (len(t) - len(fine)),
+          "coarse layers are matched")
+    fails(c, lambda f, t, fine: sum((gram(f[l]) - t[l]).pow(2).sum() for l in fine) / len(fine), "1/\\(4 N_l")
+    fails(c, lambda f, t, fine: sum(style_layer_loss(f[l], t[l]) for l in ("relu1_1", "relu2_1")) / 2,
+          "fine_layers argument")
+
+
+def test_blended_target_mistakes():
+    c = exercises.check_blended_target
+    fails(c, lambda fs, b: sum(x * gram(f) for x, f in zip(b, fs)), "not normalised")
+    fails(c, lambda fs, b: gram(sum(x / sum(b) * f for x, f in zip(b, fs))), "Gram matrix of the blended responses")
+    fails(c, lambda fs, b: sum(x / sum(b) * gram(f) for x, f in zip(reversed(b), fs)), "wrong order")
+    fails(c, lambda fs, b: sum(gram(f) for f in fs) / len(fs), "weighs the same")
+
+
+def test_temporal_loss_mistakes():
+    c = exercises.check_temporal_loss
+    fails(c, lambda x, o, w: (x - o.detach()).pow(2).sum() / x.numel(), "weights c are ignored")
+    fails(c, lambda x, o, w: ((1 - w) * (x - o.detach()).pow(2)).sum() / x.numel(), "wrong way round")
+    fails(c, lambda x, o, w: (w * (x - o.detach()).pow(2)).sum() / (3 * w.sum()), "number of reliable")
+    fails(c, lambda x, o, w: (w * (x - o.detach()).pow(2)).sum(), "no 1/D")
+    fails(c, lambda x, o, w: (w * (x - o.detach()).pow(2)).sum() / (x.shape[2] * x.shape[3]), "D is H W")
+    fails(c, lambda x, o, w: (w * (x - o.detach()).abs()).sum() / x.numel(), "not squared")
+    fails(c, lambda x, o, w: (w * (x - o).pow(2)).sum() / x.numel(), "warped.detach")
+
+
+def test_random_filter_mistakes():
+    import torch.nn.functional as F
+    c = exercises.check_random_filter_features
+    fails(c, lambda x, bs: torch.cat([F.conv2d(x, b, padding=b.shape[-1] // 2) for b in bs], 1), "no ReLU")
+    fails(c, lambda x, bs: F.relu(torch.cat([F.conv2d(x, b, padding=b.shape[-1] // 2) for b in bs[::-1]], 1)),
+          "reverse order")
+    fails(c, lambda x, bs: F.relu(torch.cat([F.conv2d(F.pad(x, (0, b.shape[-1] - 1, 0, b.shape[-1] - 1)), b)
+                                             for b in bs], 1)), "padding is wrong")
+    fails(c, lambda x, bs: F.relu(F.conv2d(x, bs[-1], padding=bs[-1].shape[-1] // 2)), "concatenate")
+    fails(c, lambda x, bs: F.relu(F.conv2d(x, bs[0])), "concatenate|pad")
+    fails(c, lambda x, bs: torch.cat([F.conv2d(F.relu(x), b, padding=b.shape[-1] // 2) for b in bs], 1),
+          "ReLU is applied to the image")
+
+
+def test_gram_mmd_mistakes():
+    c = exercises.check_gram_mmd
+
+    def mmd(F, S, k, n_factor=True, cross=2.0):
+        _, n, h, w = F.shape
+        f, s = F.reshape(n, h * w).T, S.reshape(n, h * w).T
+        v = k(f, f).mean() + k(s, s).mean() - cross * k(f, s).mean()
+        return v / (4 * n * n) if n_factor else v
+    quad = lambda a, b: (a @ b.T).pow(2)
+    fails(c, lambda F, S: mmd(F, S, lambda a, b: a @ b.T), "linear kernel")
+    fails(c, lambda F, S: mmd(F, S, quad, cross=1.0), "factor 2")
+    fails(c, lambda F, S: mmd(F, S, quad, n_factor=False), "1/\\(4 N\\^2\\) is missing")
+
+    def unbiased(F, S):
+        _, n, h, w = F.shape
+        m = h * w
+        f, s = F.reshape(n, m).T, S.reshape(n, m).T
+        kf, ks = quad(f, f), quad(s, s)
+        off = lambda k: (k.sum() - k.diagonal().sum()) / (m * (m - 1))
+        return (off(kf) + off(ks) - 2 * quad(f, s).mean()) / (4 * n * n)
+    fails(c, unbiased, "unbiased")
+
+    def channels(F, S):
+        _, n, h, w = F.shape
+        f, s = F.reshape(n, h * w), S.reshape(n, h * w)
+        return (quad(f, f).mean() + quad(s, s).mean() - 2 * quad(f, s).mean()) / (4 * n * n)
+    fails(c, channels, "between channels")

@@ -40,7 +40,8 @@ import pytest
 import torch
 from PIL import Image
 
-from stylelab import cli, clip as C, course, exercises, image, lessons, losses, masks, patchnet, weights
+from stylelab import cli, clip as C, colour, course, exercises, features, flow, image, lessons, losses, masks, patchnet, \
+    statistics, weights
 from stylelab.errors import ImageError, SettingsError, StylelabError, WeightsError
 from stylelab.exercises import ExerciseError
 
@@ -447,6 +448,14 @@ CHECKERS = {  # checker -> (the reference a student must not hand in, the right 
     "check_closure": (None, None),
     "check_style_layers": (None, None),
     "check_layer_weights": (None, None),
+    "check_luminance_match": (colour.match_luminance, None),
+    "check_histogram_matrix": (colour.histogram_transform, None),
+    "check_guided_gram": (masks.guided_gram, None),
+    "check_new_style_objective": (losses.style_loss, None),
+    "check_blended_target": (None, None),
+    "check_temporal_loss": (flow.temporal_loss, None),
+    "check_random_filter_features": (features.RandomFilters.forward, None),
+    "check_gram_mmd": (statistics.gram_mmd_identity, None),
 }
 for name, (reference, _) in CHECKERS.items():
     check = getattr(exercises, name)

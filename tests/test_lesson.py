@@ -191,12 +191,16 @@ def test_stage_scales_halve_up_to_the_size():
 
 def test_lesson_schedule_follows_the_profile(tmp_path):
     quick = lesson.Lesson("03", profile="quick", output_dir=tmp_path)
-    tv = paper.tv_weight(paper.TV_AT_256, 128)
+    tv = paper.TV_WEIGHT
     assert quick.schedule == {"steps": 80, "scales": [64, 128], "tol": None, "tv_weight": tv}
     assert quick.describe_schedule() == f"64 → 128 px, 80 steps each, TV {tv:.1e}"
     student = lesson.Lesson("03", profile="student", output_dir=tmp_path)
     assert student.size == 384 and student.schedule["scales"] == [96, 192, 384]
-    assert student.schedule["tv_weight"] == pytest.approx(paper.TV_AT_256 * (256 / 384) ** 2)
+    assert student.schedule["tv_weight"] == paper.TV_WEIGHT == paper.PROFILES["student"].tv
+    assert student.schedule["steps"] == [400, 400, 150]  # 03's last stage is capped lower
+    assert "≤ 400, 400, 150 steps each" in student.describe_schedule()
+    assert lesson.Lesson("03", profile="student", steps=50, output_dir=tmp_path).schedule["steps"] == 50
+    assert lesson.Lesson("05", profile="student", output_dir=tmp_path).schedule["steps"] == 400
     assert lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule["tv_weight"] == 0  # the paper's
     assert lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule["tv_weight"] == 0
     assert student.schedule["tol"] == paper.PROFILES["student"].tol

@@ -413,3 +413,52 @@ def test_cli_mask_errors_write_nothing(cli_env, tmp_path, capsys, styles, extra,
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert set(tmp_path.rglob("*")) == before
+
+
+# --------------------------------------------------------------------------------------
+# The guided sums (issue 20: the authors' code's other variant)
+
+
+def test_guided_sums_hold_the_plain_gram_and_each_regions_feature_sums():
+    f = torch.rand(1, 3, 4, 5)
+    t = torch.zeros(2, 4, 5)
+    t[0, :, :2] = 1
+    t[1, :, 2:] = 1
+    g = masks.guided_sums(f, t)[0]
+    assert g.shape == (5, 5)
+    flat = f.reshape(3, 20)
+    assert torch.allclose(g[:3, :3], flat @ flat.T)  # the plain Gram (Eq. 3)
+    assert torch.allclose(g[:3, 3], f[0, :, :, :2].sum((1, 2)))  # each feature summed over region 1
+    assert torch.allclose(g[:3, 4], f[0, :, :, 2:].sum((1, 2)))
+    assert torch.allclose(g[3:, 3:], torch.tensor([[8.0, 0.0], [0.0, 12.0]]))  # the regions' areas, no overlap
+    with pytest.raises(SettingsError):
+        masks.guided_sums(f, torch.ones(2, 3, 3))
+
+
+def test_the_guided_sums_variant_in_the_engine(make_vgg, images):
+    from stylelab.losses import style_factor
+
+    content, s1, s2 = images
+    model = make_vgg()
+    top = _half()
+    sm = torch.zeros(32, 48)
+    sm[:, :24] = 1
+    regions = masks.Regions([top, 1 - top], style_masks=[sm, 1 - sm], variant="sums")
+    guide = regions.guide(model, (32, 48), [s1], ["relu2_1"])
+    f = model(content, ["relu2_1"])["relu2_1"]
+    fs = model(s1, ["relu2_1"])["relu2_1"]
+    n, m = f.shape[1], f.shape[-1] * f.shape[-2]
+    t = masks.downsample(torch.stack([top, 1 - top]), f.shape[-2:])
+    ts = masks.downsample(torch.stack([sm, 1 - sm]), fs.shape[-2:])
+    a = masks.guided_sums(fs, ts)
+    expected = (masks.guided_sums(f, t) - a).pow(2).sum() / (4 * n * n * m * m) * style_factor("hw", n, m)
+    assert torch.allclose(guide.layer_loss("relu2_1", f, "hw"), expected, rtol=1e-4)
+    r = T.run(content, [s1], regions=regions, model=model, steps=3, progress=False, style_layers=LAYERS)
+    assert r.settings["regions"]["variant"] == "sums" and np.isfinite(r.losses["total"])
+    with pytest.raises(SettingsError, match="style mask for every region"):
+        masks.Regions([top, 1 - top], variant="sums")
+    with pytest.raises(SettingsError, match="one style image"):
+        T.run(content, [s1, s2], regions=masks.Regions([top, 1 - top], style_masks=[sm, 1 - sm], variant="sums"),
+              model=model, steps=1, progress=False, style_layers=LAYERS)
+    with pytest.raises(SettingsError, match="unknown guided variant"):
+        masks.Regions([top, 1 - top], variant="gram-sums")

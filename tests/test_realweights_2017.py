@@ -30,9 +30,14 @@ def test_colour_preservation_keeps_the_photographs_colours(real_model, photo_and
     kept = transfer(photo, painting, model=real_model, ratio=1e-4, steps=40, init="content", progress=False,
                     preserve_colour=how)
     assert kept.settings["preserve_colour"] == how
+    # the palette (the mean colour) is the photograph's; where each colour lies follows the strokes, so the
+    # colour layout is only closer than the plain run's (lesson 09's checks; issue 20)
+    m_plain = metrics.chroma_distance(plain.image, photo, cells=1)
+    m_kept = metrics.chroma_distance(kept.image, photo, cells=1)
+    assert m_kept < 0.25 * m_plain, (m_kept, m_plain)
     d_plain = metrics.chroma_distance(plain.image, photo, cells=16)
     d_kept = metrics.chroma_distance(kept.image, photo, cells=16)
-    assert d_kept < 0.7 * d_plain, (d_kept, d_plain)
+    assert d_kept < d_plain, (d_kept, d_plain)
     if how == "luminance":  # the chroma is the photograph's, up to clipping to [0, 1]
         assert d_kept < 0.05 * d_plain
         # ... and the painting's style is in the luminance: closer to it than the photograph is

@@ -234,3 +234,76 @@ def test_real_weights_temporal_loss_and_warped_start_steady_the_clip():
     assert err["temporal"] < 0.9 * err["prev_warped"], err
     dist = {m: np.mean([sl.metrics.style_distance(model, f, style) for f in r.frames[1:]]) for m, r in res.items()}
     assert dist["temporal"] < 1.3 * dist["independent"], dist
+
+
+# ------------------------------------------------------------------ the long-term loss (issue 20)
+
+
+def test_long_term_weights_count_each_pixel_against_the_nearest_frame_that_saw_it():
+    c1 = torch.tensor([[1.0, 0.0, 0.0, 1.0]]).view(1, 1, 1, 4)
+    c2 = torch.tensor([[1.0, 1.0, 0.0, 0.0]]).view(1, 1, 1, 4)
+    c4 = torch.tensor([[1.0, 1.0, 1.0, 0.0]]).view(1, 1, 1, 4)
+    w1, w2, w4 = video.long_term_weights([c1, c2, c4])
+    assert w1.flatten().tolist() == [1, 0, 0, 1]
+    assert w2.flatten().tolist() == [0, 1, 0, 0]  # seen by i-2 but not by i-1
+    assert w4.flatten().tolist() == [0, 0, 1, 0]  # seen only by i-4
+    # Ruder et al.: max(c_j - sum of the earlier c, 0), never negative
+    assert all(float(w.min()) >= 0 for w in (w1, w2, w4))
+
+
+def test_the_long_term_method_on_a_tiny_network(make_vgg, small_clip, monkeypatch):
+    model = make_vgg()
+    style = textured(48, 48, seed=9)
+    clip4 = C.synthetic(textured(120, 160, seed=4), frames=4, size=48, ball_speed=(-2, 1))
+    seen = []
+    real = video.long_term_targets
+
+    def spy(clip, frames, i, gaps, flow="dis", first=None):
+        out = real(clip, frames, i, gaps, flow, first)
+        seen.append((i, len(out)))
+        return out
+
+    monkeypatch.setattr(video, "long_term_targets", spy)
+    r = video.stylise(clip4, style, "longterm", model=model, steps_first=6, steps=3, progress=False,
+                      long_term=(1, 2))
+    assert len(r.frames) == 4 and r.steps == [6, 3, 3, 3]
+    assert seen == [(1, 1), (2, 2), (3, 2)]  # frame 1 has no frame i-2
+    assert r.settings["long_term"] == [1, 2] and all("temporal" in rec for rec in r.records[1:])
+    with pytest.raises(SettingsError, match="include 1"):
+        video.stylise(clip4, style, "longterm", model=model, long_term=(2, 4), progress=False)
+    with pytest.raises(SettingsError, match="estimated flows"):
+        video.stylise(clip4, style, "longterm", model=model, flow="true", progress=False)
+
+
+def test_the_long_term_loss_pulls_the_uncovered_trail_the_short_term_loss_leaves_free():
+    """A pixel hidden in frame i-1 but seen in frame i-2 has c = 0 in the short-term loss (no
+    gradient at all) and c_long = 1 in the long-term loss: only the latter pulls it."""
+    x = torch.rand(1, 3, 6, 6, requires_grad=True)
+    earlier = torch.rand(1, 3, 6, 6)
+    c1 = torch.ones(1, 1, 6, 6)
+    c1[..., 2:4, 2:4] = 0  # the trail: hidden in i-1
+    c2 = torch.ones(1, 1, 6, 6)
+    (short,) = torch.autograd.grad(flow.temporal_loss(x, earlier, c1), [x])
+    w1, w2 = video.long_term_weights([c1, c2])
+    (long,) = torch.autograd.grad(flow.temporal_loss(x, earlier, w1) + flow.temporal_loss(x, earlier, w2), [x])
+    assert float(short[..., 2:4, 2:4].abs().max()) == 0
+    assert float(long[..., 2:4, 2:4].abs().min()) > 0
+    assert torch.equal(long[..., :2, :], short[..., :2, :])  # elsewhere each pixel counts once, as before
+
+
+def test_disoccluded_error_measures_only_what_the_temporal_error_cannot(small_clip):
+    clip5 = C.synthetic(textured(120, 160, seed=4), frames=5, size=48, ball_speed=(-6, 2))
+    frames = [f.clone() for f in clip5.frames]
+    base = video.disoccluded_error(frames, clip5, 2)
+    assert base["frames"] == [2, 3, 4] and all(n > 0 for n in base["pixels"])
+    # repaint, in the last frame only, the pixels frame i-1 did not show: the temporal error does not move
+    noisy = [f.clone() for f in frames]
+    hidden = 1 - clip5.masks[4]
+    g = torch.Generator().manual_seed(0)
+    noisy[4] = (noisy[4] + hidden * (torch.rand(noisy[4].shape, generator=g) - 0.5)).clamp(0, 1)
+    te_before = video.temporal_error(frames, clip5.flows, clip5.masks)
+    te_after = video.temporal_error(noisy, clip5.flows, clip5.masks)
+    assert te_after == pytest.approx(te_before, abs=1e-6)
+    after = video.disoccluded_error(noisy, clip5, 2)
+    assert after["errors"][:2] == pytest.approx(base["errors"][:2])
+    assert after["errors"][2] > 1.15 * base["errors"][2]
