@@ -993,7 +993,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: stylelab.colour.PRESERVE_COLOUR, without importing torch (a test keeps them equal).
-PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
+PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca", "histogram-mk")
 #: stylelab.statistics.STATISTICS, without importing torch (tests/test_statistics.py keeps them equal).
 STYLE_STATISTICS = ("gram", "mean_std", "mmd_linear", "mmd_gauss")
 #: stylelab.precision.PRECISIONS and stylelab.transfer.CONVENTIONS (the default first), without

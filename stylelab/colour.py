@@ -40,10 +40,9 @@ import torch
 from .errors import ImageError, NonFiniteLossError, SettingsError
 from .image import resize_to
 
-#: The values of ``preserve_colour``: ``"histogram"`` is ``"histogram-pca"``.
-#: (``colour.match_histogram(..., "mk")`` recolours with the Monge-Kantorovich map; ``"histogram-mk"``
-#: joins this list when the command line offers it too, ``cli.PRESERVE_COLOUR``.)
-PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca")
+#: The values of ``preserve_colour``: ``"histogram"`` is ``"histogram-pca"``; ``"histogram-mk"``
+#: recolours with the symmetric Monge-Kantorovich map (the authors' code's third mode).
+PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca", "histogram-mk")
 #: The choices of A in colour histogram matching (:func:`match_histogram`).
 HISTOGRAM_METHODS = ("pca", "cholesky", "mk")
 #: ``"histogram"`` without a variant: the eigenvalue square roots, A = Sigma_C^1/2 Sigma_S^-1/2.
@@ -232,7 +231,7 @@ def parse(preserve_colour) -> tuple[str, str | None]:
 def transfer_with_colour(content: torch.Tensor, styles, preserve_colour: str, **kwargs):
     """Style transfer that keeps the content's colours (Gatys et al. 2017, section 5):
     ``preserve_colour`` is ``"luminance"`` (luminance-only transfer) or ``"histogram"``,
-    ``"histogram-pca"``, ``"histogram-cholesky"`` (colour histogram matching, see
+    ``"histogram-pca"``, ``"histogram-cholesky"``, ``"histogram-mk"`` (colour histogram matching, see
     :func:`histogram_transform`). Every other keyword goes to :func:`stylelab.transfer.run`.
 
     Luminance: the content and the style images (each matched to the content's luminance

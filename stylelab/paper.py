@@ -308,12 +308,15 @@ def lesson_profile(key: str, name: str) -> Profile:
 
 #: Run time of each lesson notebook in the ``student`` profile, in minutes, as measured with
 #: ``stylelab reproduce --profile student`` on a 2-core CPU (a KVM guest of an AMD EPYC or an
-#: AVX-512 Intel Xeon, torch 2.13 CPU, two threads; BENCHMARKS.md); None: not measured yet.
+#: AVX-512 Intel Xeon, torch 2.13 CPU; BENCHMARKS.md); None: not measured yet. The calibration of
+#: 2026-12-05 (the ``calibrated`` convention, the TV term, 03 at 384 px) changed what every lesson
+#: runs, so the earlier times (01 7.8, 02 6.2, 03 61.3, 05 13.7, 06 5.0, 09 11.1, 10 3.2, 11 9.5
+#: minutes, with the authors' code's weights) no longer apply; lessons are re-timed one by one.
 #: Each notebook's introduction and the README's table state these numbers, and
 #: tests/test_notebooks.py checks that they agree.
 STUDENT_MINUTES: dict[str, float | None] = {
-    "00": 0.15, "01": 7.8, "02": 6.2, "03": 61.3, "04": None, "05": 13.7, "06": 5.0, "07": None,
-    "09": 11.1, "10": 3.2, "11": 9.5, "12": None, "13": None, "14": None, "15": None,
+    "00": 0.15, "01": None, "02": None, "03": None, "04": None, "05": None, "06": None, "07": None,
+    "09": None, "10": None, "11": None, "12": None, "13": None, "14": None, "15": None,
 }
 
 
@@ -321,7 +324,8 @@ def student_time(key: str) -> str:
     """The sentence each lesson's introduction carries about its run time in the student profile."""
     minutes = STUDENT_MINUTES.get(key)
     if minutes is None:
-        when = "not measured yet on a 2-core CPU (the README's table lists the lessons that are)"
+        when = ("not measured yet on a 2-core CPU with the calibrated settings of 2026-12-05 (the README's "
+                "table lists the lessons that are)")
     else:
         amount = f"{round(minutes * 60)} seconds" if minutes < 1 else f"{minutes:g} minutes"
         when = f"**{amount}** on a 2-core CPU (measured)"

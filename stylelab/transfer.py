@@ -1003,10 +1003,10 @@ def transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor]
              preserve_colour: str | None = None, **kwargs) -> Result:
     """Style transfer (Gatys et al., Fig. 2): content at relu4_2 (the paper's conv4_2),
     style at relu1_1..relu5_1, alpha/beta = 1e-3, from white noise, L-BFGS, in the
-    authors' loss convention. Every keyword of :func:`run` can be changed.
+    calibrated loss convention (:data:`CONVENTIONS`). Every keyword of :func:`run` can be changed.
 
     preserve_colour: keep the content's colours (Gatys et al. 2017): ``"luminance"``,
-        ``"histogram"`` (= ``"histogram-pca"``) or ``"histogram-cholesky"``; see
+        ``"histogram"`` (= ``"histogram-pca"``), ``"histogram-cholesky"`` or ``"histogram-mk"``; see
         :mod:`stylelab.colour`. None: the 2016 paper's transfer."""
     kwargs.setdefault("desc", "transfer")
     if preserve_colour is not None:
