@@ -143,7 +143,8 @@ def test_presets_reset_the_network(ex):
     assert ex.features.value == "" and ex.settings()["features"] is None
 
 
-@pytest.mark.weights
+@pytest.mark.slow  # the 55 x 55 filters' normalisation on the sample images at 128 px took > 90 s on an
+@pytest.mark.weights  # AVX2-only AMD EPYC (Zen 3), one thread; under a minute on the machines before it
 def test_a_real_random_filter_bank_runs_in_the_explorer(tmp_path):
     """The real loader: the filter bank, normalised on the sample images, at 32 px, 3 steps."""
     e = Explorer(size=32, steps=3, stages=1, tol=False, output_dir=tmp_path)
