@@ -47,6 +47,7 @@ from pathlib import Path
 import torch
 
 from stylelab import config
+from stylelab.precision import cpu_model
 from stylelab.vgg import BLOCKS, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layers as vgg_layers
 
 # ``stylelab.transfer`` is shadowed by the function of that name in the package namespace.
@@ -62,17 +63,6 @@ LBFGS_HISTORY = 100
 
 # --------------------------------------------------------------------------------------
 # Machine
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _ram_gib() -> float | None:
@@ -102,7 +92,7 @@ def _loadavg() -> list[float] | None:
 def machine_info(device: torch.device) -> dict:
     """CPU model, cores, RAM, torch build and threads, the accelerator if any, load."""
     info = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "ram_gib": round(_ram_gib() or 0, 1) or None,
         "platform": platform.platform(),
