@@ -84,7 +84,8 @@ __all__ = ["ExerciseError", "check_content_loss", "check_gram", "check_style_lay
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Seconds one call of the student's function (or one check's L-BFGS run) may take before
 #: the checker stops it (an endless loop). On the main thread of POSIX (a Jupyter kernel, a
-#: script) SIGALRM interrupts it; elsewhere it runs in a helper thread that is abandoned.
+#: script) SIGALRM interrupts it; elsewhere it runs in a helper thread, stopped by an
+#: exception raised in it when the time is up (a loop in Python stops; one stuck in C is left).
 TIME_LIMIT = 20.0
 _PACKAGE = Path(__file__).resolve().parent
 #: The reference implementations the exercise being checked must not call (its own Eq.).
@@ -215,25 +216,49 @@ def _guarded(fn: Callable, args: tuple, name: str):
         return done(value)
     box: dict = {}
 
-    def run():  # not the main thread (or no SIGALRM): a helper thread, abandoned if it overruns
-        sys.setprofile(profile)
+    def run():  # not the main thread (or no SIGALRM): a helper thread, stopped if it overruns
         try:
-            box["value"] = fn(*args)
+            sys.setprofile(profile)
+            try:
+                box["value"] = fn(*args)
+            finally:
+                sys.setprofile(None)
         except BaseException as exc:  # noqa: BLE001 - handed back to the checker's thread
             box["error"] = exc
-        finally:
-            sys.setprofile(None)
 
     worker = threading.Thread(target=run, name=f"stylelab-check-{name}", daemon=True)
     worker.start()
     worker.join(limit)
-    if worker.is_alive():
+    if worker.is_alive() and not _stop_thread(worker):
         raise ExerciseError(f"{late} (it keeps running in the background: restart the kernel)")
+    if box.get("error") is not None and isinstance(box["error"], _TimeUp):
+        raise late from None
     if "error" in box:
         if hits and isinstance(box["error"], Exception):
             done(None)
         raise box["error"]
     return done(box.get("value"))
+
+
+def _stop_thread(worker: threading.Thread, wait: float = 2.0) -> bool:
+    """Raise :class:`_TimeUp` inside ``worker`` (CPython's ``PyThreadState_SetAsyncExc``) and
+    wait for it to end. A loop of Python code ends at its next backward jump; code stuck in a
+    C call does not, and is left running (False). A thread left spinning would hold the GIL
+    against the kernel (or test run) that called the checker for as long as it lives."""
+    try:
+        import ctypes
+
+        set_async = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except (ImportError, AttributeError):  # not CPython
+        return False
+    ident = worker.ident
+    if ident is None or set_async(ctypes.c_ulong(ident), ctypes.py_object(_TimeUp)) != 1:
+        return not worker.is_alive()
+    worker.join(wait)
+    if worker.is_alive():  # still inside C: take the pending exception back
+        set_async(ctypes.c_ulong(ident), None)
+        return False
+    return True
 
 
 def _attempt(fn: Callable, name: str, *args):

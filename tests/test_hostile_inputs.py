@@ -879,6 +879,13 @@ def test_defect_9_checker_messages(monkeypatch):
     worker.start()
     worker.join(10)
     assert errors and "did not finish" in str(errors[0])
+    assert "keeps running" not in str(errors[0])
+    # and the student's loop is stopped, not left spinning (it held the GIL against the rest of
+    # the test run: CI timed out at 90 minutes)
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("stylelab-check-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("stylelab-check-")]
     # a right answer still passes, and the alarm and its handler are left as they were
     import signal
 

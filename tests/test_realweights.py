@@ -83,9 +83,11 @@ def test_content_reconstructions_lose_detail_with_depth(real_model, samples):
 
 def test_texture_synthesis_matches_the_grams(real_model, samples):
     """Fig. 1 (style reconstructions): from white noise, matching the Grams of
-    relu1_1 ... relu5_1 lowers the style loss by orders of magnitude."""
+    relu1_1 ... relu5_1 lowers the style loss by orders of magnitude. With the calibrated
+    convention's equal w_l the deep layers (4 x 4 at relu5_1) count as much as relu1_1 and
+    come down more slowly: measured 25x after 100 steps, 298x after 300."""
     painting = samples("starry_night", 64)
-    result = texture(painting, model=real_model, steps=100, seed=0, progress=False)
+    result = texture(painting, model=real_model, steps=300, seed=0, progress=False)
     start, end = result.history[0]["style"], result.losses["style"]
     assert math.isfinite(end)
     assert start / end >= 100, (start, end)
@@ -99,7 +101,9 @@ def test_style_transfer_mixes_content_and_style(real_model, samples):
     the painting does, and the painting's style (Grams) better than the photograph does."""
     photo = samples("tubingen", 96)
     painting = samples("starry_night", 96)
-    result = transfer(photo, painting, model=real_model, ratio=1e-3, steps=80, seed=0, progress=False)
+    # 150 steps: after 80 the calibrated balance is still at 0.53 of the painting's content
+    # distance (0.43 after 150; style 0.12 of the photograph's)
+    result = transfer(photo, painting, model=real_model, ratio=1e-3, steps=150, seed=0, progress=False)
     assert result.image.shape == photo.shape
 
     size = tuple(photo.shape[-2:])
