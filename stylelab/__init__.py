@@ -25,6 +25,7 @@ from . import (
 from . import clip, flow, video  # video style transfer (Ruder et al. 2016)
 from . import features, patchnet  # other networks than the ImageNet VGG: random, trained by stylelab
 from . import precision  # fp32, or bf16 where the chip has units for it
+from . import chroma_tv  # a smoothness prior on colour only (not in the paper): against rainbow speckle
 from .errors import (
     DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
 )
@@ -46,4 +47,4 @@ __all__ = [
     "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",
     "VGG", "layer_table", "resolve_layer", "load_vgg", "__version__",
 ]
-__all__ += ["features", "patchnet", "precision", "CALIBRATION", "CONVENTIONS"]
+__all__ += ["features", "patchnet", "precision", "chroma_tv", "CALIBRATION", "CONVENTIONS"]

@@ -384,6 +384,10 @@ def _add_loss(p, tv: float = 0.0):
                    help="total-variation weight, a smoothness prior added by later work (Johnson et al. 2016) "
                         + (f"that keeps the result free of fine colour specks (default: {tv:g}, the student "
                            f"profile's; 0: the paper's objective)" if tv else "(default: 0, as in the paper)"))
+    g.add_argument("--chroma-tv", type=NONNEG, default=0.0, metavar="W",
+                   help="weight of a total-variation prior on the colour (chroma) planes only (stylelab.chroma_tv, "
+                        "not in the paper): removes fine rainbow specks and leaves the strokes' lightness free; 0.3 "
+                        "took a 256 px result's speckle from 0.44 to 0.11 (default: 0)")
     g.add_argument("--gamma", type=NONNEG, default=0.0,
                    help="weight of an L2 pixel prior pulling towards the mean colour (default: 0, as in the paper)")
 
@@ -466,7 +470,18 @@ def _common(args, inputs: _Inputs, inits: tuple[str, ...]) -> dict:
         "progress": not args.quiet, "init": init, "scales": args.scales, "tol": args.tol,
         "patience": args.patience,
         **_features(args, ws),
+        **_chroma_tv(args),
     }
+
+
+def _chroma_tv(args) -> dict:
+    """--chroma-tv W: run()'s ``extra_terms`` with the chroma prior (stylelab.chroma_tv); nothing for 0."""
+    weight = getattr(args, "chroma_tv", 0.0) or 0.0
+    if not weight:
+        return {}
+    from . import chroma_tv
+
+    return {"extra_terms": {"chroma_tv": chroma_tv.term(weight)}}
 
 
 def _features(args, ws) -> dict:

@@ -861,6 +861,9 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         settings["functions"] = {k: getattr(f, "__qualname__", repr(f)) for k, f in functions.items()}
     if extra_terms:
         settings["extra_terms"] = list(extra_terms)
+        weighted = {k: float(t.weight) for k, t in extra_terms.items() if isinstance(getattr(t, "weight", None), (int, float))}
+        if weighted:  # a term that states its weight (e.g. stylelab.chroma_tv.term) has it recorded
+            settings["extra_term_weights"] = weighted
 
     def objective_at(hw):
         guide = regions.guide(model, hw, styles, style_layers, style_scale) if regions is not None else None
