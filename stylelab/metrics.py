@@ -275,8 +275,9 @@ def speckle(image: torch.Tensor) -> float:
         from .errors import ImageError
 
         raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), H, W >= 2, got shape {tuple(image.shape)}")
-    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    chroma = torch.cat([r - g, 0.5 * (r + g) - b], 1)
+    from .chroma_tv import chroma as chroma_planes  # u = R - G, v = (R + G)/2 - B: the planes the prior smooths
+
+    chroma = chroma_planes(x)
     band = _gauss_blur(chroma, _SPECKLE_BAND[0]) - _gauss_blur(chroma, _SPECKLE_BAND[1])
     u, v = band[:, 0:1], band[:, 1:2]
     uu, vv, uv = _gauss_blur(torch.cat([u * u, v * v, u * v], 1), _SPECKLE_WINDOW).unbind(1)
