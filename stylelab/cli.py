@@ -369,7 +369,7 @@ def _add_optimisation(p, inits: tuple[str, ...], default_init: str = "noise", sc
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (the output path is still printed)")
 
 
-def _add_loss(p, tv: float = 0.0):
+def _add_loss(p, tv: float = 0.0, chroma: float = 0.0):
     g = p.add_argument_group("loss")
     g.add_argument("--convention", choices=LOSS_CONVENTIONS, default=LOSS_CONVENTIONS[0],
                    help="what alpha/beta refer to (stylelab.transfer.CONVENTIONS): calibrated (the normalised "
@@ -384,10 +384,11 @@ def _add_loss(p, tv: float = 0.0):
                    help="total-variation weight, a smoothness prior added by later work (Johnson et al. 2016) "
                         + (f"that keeps the result free of fine colour specks (default: {tv:g}, the student "
                            f"profile's; 0: the paper's objective)" if tv else "(default: 0, as in the paper)"))
-    g.add_argument("--chroma-tv", type=NONNEG, default=0.0, metavar="W",
+    g.add_argument("--chroma-tv", type=NONNEG, default=chroma, metavar="W",
                    help="weight of a total-variation prior on the colour (chroma) planes only (stylelab.chroma_tv, "
                         "not in the paper): removes fine rainbow specks and leaves the strokes' lightness free; 0.3 "
-                        "took a 256 px result's speckle from 0.44 to 0.11 (default: 0)")
+                        "took a 256 px result's speckle from 0.44 to 0.11 "
+                        + (f"(default: {chroma:g}, the student profile's; 0: off)" if chroma else "(default: 0)"))
     g.add_argument("--gamma", type=NONNEG, default=0.0,
                    help="weight of an L2 pixel prior pulling towards the mean colour (default: 0, as in the paper)")
 
@@ -1017,8 +1018,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSS_CONVENTIONS = ("calibrated", "gatys_code", "paper")
 #: What `stylelab transfer` runs when nothing else is asked for: the student profile's schedule
 #: (stylelab.paper.PROFILES["student"]: coarse to fine in three stages, each until the stopping
-#: rule fires or 400 steps, and its small total-variation weight). tests/test_cli.py keeps them equal.
-TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv": 1e-3}
+#: rule fires or 400 steps, its small total-variation weight and its chroma prior). tests/test_cli.py
+#: keeps them equal.
+TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv": 1e-3, "chroma_tv": 0.3}
 
 
 def _add_transfer(sub) -> None:
@@ -1081,7 +1083,7 @@ def _add_transfer(sub) -> None:
                         "matches FINE's Grams at the fine layers and STYLE's at the coarse ones in one run")
     g.add_argument("--mix-steps", type=POS_INT, metavar="N",
                    help="with --mix paper: L-BFGS steps of the new style image (default: 200)")
-    _add_loss(p, tv=TRANSFER_DEFAULTS["tv"])
+    _add_loss(p, tv=TRANSFER_DEFAULTS["tv"], chroma=TRANSFER_DEFAULTS["chroma_tv"])
     _add_optimisation(p, ("noise", "content", "style"), schedule=TRANSFER_DEFAULTS)
     _add_network(p)
     p.set_defaults(handler=_cmd_transfer)

@@ -53,7 +53,7 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from . import data, paper
+from . import chroma_tv, data, paper
 from . import weights as _weights
 from .errors import NonFiniteLossError, SettingsError, StylelabError
 from .explorer_common import (_GREEN, _GREY, _RED, CUSTOM, NONE, PAPER_SETTINGS, PREVIEW_WIDTH, STAGES,
@@ -217,6 +217,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             "layer_weights": {n: float(self.layer_weights[n].value) for n in style_layers},
             "convention": self.convention.value,
             "tv_weight": float(self.tv_weight.value),
+            "chroma_tv": float(self.chroma_tv.value),
             "gamma": float(self.gamma.value),
             "init": self.init.value,
             "seed": int(self.seed.value),
@@ -353,7 +354,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             merged.setdefault("lr", transfer.DEFAULT_LR[merged["optimizer"]])
             simple = {"init": self.init, "seed": self.seed, "optimizer": self.optimizer, "lr": self.lr,
                       "steps": self.steps, "pooling": self.pooling, "tv_weight": self.tv_weight,
-                      "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour,
+                      "chroma_tv": self.chroma_tv, "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour,
                       "features": self.features, **self._control_fields()}
             if self._model is None:
                 simple["normalized"] = self.normalized
@@ -384,6 +385,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             if prof.tol is not None:
                 self.tol.value = prof.tol
             self.tv_weight.value = prof.tv_weight(self.size.value)
+            self.chroma_tv.value = float(prof.chroma_tv)
         finally:
             self._applying -= 1
         scales = prof.scales(self.size.value)
@@ -392,6 +394,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
         text += f", {prof.steps} steps" + (" at most per stage" if scales or prof.tol is not None else "")
         text += f", stopping when the loss stops falling (tol {prof.tol:.2g})" if prof.tol is not None else ""
         text += f", TV {self.tv_weight.value:.1e}" if prof.tv else ""
+        text += f", chroma TV {self.chroma_tv.value:g}" if prof.chroma_tv else ""
         self._info(f"{text} ({prof.description})")
 
     @_guarded
@@ -564,11 +567,12 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             base = transfer.layer_weights(style_layers, transfer.CONVENTIONS[s["convention"]]["style_weights"],
                                           channels)
             style_weights = {l: base[l] * s["layer_weights"].get(l, 1.0) for l in style_layers}
+        extra = {"extra_terms": {"chroma_tv": chroma_tv.term(s["chroma_tv"])}} if s.get("chroma_tv") else {}
         return dict(model=model, content_layers=content_layers, style_layers=style_layers,
                     style_weights=style_weights, ratio=s["ratio"], tv_weight=s["tv_weight"], gamma=s["gamma"],
                     convention=s["convention"], init=s["init"], seed=s["seed"], optimizer=s["optimizer"],
                     steps=s["steps"], lr=s["lr"], scales=list(s["scales"]) if s["scales"] else None,
-                    tol=s["tol"], preserve_colour=s["preserve_colour"])
+                    tol=s["tol"], preserve_colour=s["preserve_colour"], **extra)
 
 
 def _initial_tol(tol: float | bool | None, prof: paper.Profile) -> float | None:

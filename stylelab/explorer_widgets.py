@@ -40,6 +40,7 @@ class ExplorerWidgets:
 
     def _build(self, prof, *, size, steps, seed, every, content, style, stages, tol) -> None:
         self._initial_tv = prof.tv_weight(size)  # the profile's TV weight at this size (0: the paper's)
+        self._initial_chroma = float(prof.chroma_tv)  # the profile's chroma prior (stylelab.chroma_tv; 0: none)
         self.preset = W.Dropdown(options=[("— a figure of the paper —", CUSTOM)]
                                  + [(n, n) for n in paper.presets()], value=CUSTOM, description="preset",
                                  style=_DW, layout=W.Layout(width="440px"))
@@ -136,6 +137,11 @@ class ExplorerWidgets:
                                             description="TV weight", style=_DW, layout=W.Layout(width="200px"),
                                             tooltip="total variation prior (not in the paper: 0); the quick and "
                                                     "student profiles set a small one against colour speckle")
+        self.chroma_tv = W.BoundedFloatText(value=self._initial_chroma, min=0.0, max=1e12, step=0.05,
+                                            description="chroma TV", style=_DW, layout=W.Layout(width="200px"),
+                                            tooltip="total variation of the colour planes only (stylelab.chroma_tv, "
+                                                    "not in the paper: 0); the quick and student profiles set one "
+                                                    "against rainbow speckle")
         self.gamma = W.BoundedFloatText(value=0.0, min=0.0, max=1e12, step=1.0, description="L2 weight γ",
                                         style=_DW, layout=W.Layout(width="200px"),
                                         tooltip="L2 pixel prior (not in the paper: 0)")
@@ -146,7 +152,7 @@ class ExplorerWidgets:
             W.HTML(f"<span style='color:{_GREY}'>style layers and their weights (× the convention's w_l)</span>"),
             *rows,
             self._build_statistic(),  # what the style loss matches: stylelab.explorer_controls
-            W.HBox([self.tv_weight, self.gamma]),
+            W.HBox([self.tv_weight, self.chroma_tv, self.gamma]),
         )
 
     def _build_optimisation(self, seed, steps, every, stages, tol) -> widgets.VBox:
@@ -262,7 +268,7 @@ class ExplorerWidgets:
 
     def _setting_widgets(self) -> list[widgets.Widget]:
         return [self.content, self.style, self.size, self.ratio, self.content_layer, self.convention,
-                *self.style_layers.values(), *self.layer_weights.values(), self.tv_weight, self.gamma,
+                *self.style_layers.values(), *self.layer_weights.values(), self.tv_weight, self.chroma_tv, self.gamma,
                 self.init, self.seed, self.optimizer, self.lr, self.steps, self.stages, self.stop_early,
                 self.tol, self.pooling, self.normalized, self.preserve_colour, self.features,
                 *self._control_widgets()]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from . import config, data, paper, plot, precision
+from . import chroma_tv, config, data, paper, plot, precision
 from .errors import SettingsError
 from .weights import describe, load_vgg, resolve
 
@@ -55,6 +55,7 @@ class Lesson:
         self.stage_steps = self.profile.stage_steps(int(steps) if steps else None, self.size)
         self.tol = self.profile.tol  # the stopping rule (None: run all steps)
         self.tv_weight = self.profile.tv_weight(self.size)  # the profile's TV term at this size (0: none)
+        self.chroma_tv_weight = float(self.profile.chroma_tv)  # the profile's chroma prior (0: none)
         self.seed = int(seed)
         self.weights = weights if weights not in ("", "default") else None
         if self.weights is None:
@@ -89,8 +90,12 @@ class Lesson:
         :func:`stylelab.transfer.run`: ``steps`` (per stage), ``scales`` (coarse-to-fine,
         None for one size), ``tol`` (the stopping rule, None: all steps) and ``tv_weight``
         (the profile's small total-variation term, :func:`stylelab.paper.tv_weight`; 0 in the
-        paper profile)."""
-        return {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
+        paper profile) and, where the profile has one, ``extra_terms`` with its chroma prior
+        (:mod:`stylelab.chroma_tv`, :data:`stylelab.paper.CHROMA_TV_WEIGHT`)."""
+        out = {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
+        if self.chroma_tv_weight:
+            out["extra_terms"] = {"chroma_tv": chroma_tv.term(self.chroma_tv_weight)}
+        return out
 
     def describe_schedule(self) -> str:
         """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""
@@ -98,7 +103,8 @@ class Lesson:
         caps = self.stage_steps if isinstance(self.stage_steps, int) else ", ".join(map(str, self.stage_steps))
         steps = f"≤ {caps} steps" if self.tol is not None else f"{caps} steps"
         return (f"{sizes} px, {steps}{' each' if self.scales else ''}" + (" or until converged" if self.tol else "")
-                + (f", TV {self.tv_weight:.1e}" if self.tv_weight else ""))
+                + (f", TV {self.tv_weight:.1e}" if self.tv_weight else "")
+                + (f", chroma TV {self.chroma_tv_weight:g}" if self.chroma_tv_weight else ""))
 
     def convergence(self, results: dict, key: str = "convergence") -> "Table":
         """Record how each optimisation ended ("converged after N steps" or "not converged
@@ -114,7 +120,7 @@ class Lesson:
         return {
             "lesson": self.figure.key, "notebook": self.figure.notebook, "profile": self.profile.name,
             "size": self.size, "steps": self.stage_steps, "scales": self.scales, "tol": self.tol,
-            "tv_weight": self.tv_weight,
+            "tv_weight": self.tv_weight, "chroma_tv_weight": self.chroma_tv_weight,
             "seed": self.seed, "device": str(self.device),
             "weights": ws.name, "arch": ws.arch, "convention": ws.convention,
             "pooling": self.profile.pooling, "normalized": self.profile.normalized,

@@ -200,6 +200,7 @@ class Profile:
     stages: int = 1  # coarse-to-fine stages, each twice the size of the one before
     tol: float | None = None  # the stopping rule's tolerance (None: run all steps)
     tv: float = 0.0  # total-variation weight (:data:`TV_WEIGHT`); 0: the paper's objective
+    chroma_tv: float = 0.0  # the chroma prior's weight (:data:`CHROMA_TV_WEIGHT`, stylelab.chroma_tv); 0: none
     final_steps: int | None = None  # the cap of the last coarse-to-fine stage (None: ``steps``)
 
     def scales(self, size: int | None = None) -> list[int] | None:
@@ -232,6 +233,15 @@ class Profile:
 #: down by the area (0.44e-3 at 384 px) left The Starry Night as speckled as no TV, so it is kept.
 TV_WEIGHT = 1e-3
 
+#: The weight of the chroma prior (:mod:`stylelab.chroma_tv`, total variation of the colour-difference
+#: planes only) in the student and quick profiles and ``stylelab transfer``'s default. The TV term
+#: above left a fine rainbow grain where a stage stopped unconverged (03's panel C at 384 px: speckle
+#: 0.41) and on a photograph the kit never saw (0.44 at 256 px; TV 4e-3: 0.40). Measured (BENCHMARKS.md,
+#: "Speckle and the chroma prior"), 0.3 beside TV 1e-3: 03's panels at 384 px speckle 0.00-0.01 with
+#: content and style in the paper's bands (B moved into them: 0.45 / 0.34, from 0.75 / 0.53), the
+#: coffee cup at 256 px 0.44 -> 0.11 with content and style unchanged; 0.03 was too weak (0.32).
+CHROMA_TV_WEIGHT = 0.3
+
 
 def stage_scales(size: int, stages: int) -> list[int] | None:
     """``stages`` sizes halving from ``size``: (512, 3) -> [128, 256, 512]; None for one stage."""
@@ -241,14 +251,16 @@ def stage_scales(size: int, stages: int) -> list[int] | None:
 
 
 PROFILES = {
-    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2, tv=TV_WEIGHT,
+    "quick": Profile("quick", size=128, steps=80, weights=None, stages=2, tv=TV_WEIGHT, chroma_tv=CHROMA_TV_WEIGHT,
                      description="for tests and a first look: each notebook in about a minute or two on a 2-core "
                                  "CPU; small images, coarse-to-fine from 64 px, few L-BFGS steps, the student "
-                                 "profile's small total-variation term"),
+                                 "profile's small total-variation term and chroma prior"),
     "student": Profile("student", size=256, steps=400, weights=None, stages=3, tol=1e-2, tv=TV_WEIGHT,
+                       chroma_tv=CHROMA_TV_WEIGHT,
                        description="for students on a laptop: 256 px (03's figure 384 px), coarse-to-fine, each "
                                    "stage until the loss stops falling (at most 400 steps), a small total-variation "
-                                   "term against colour speckle (the paper has none; lesson 07 compares)"),
+                                   "term and a chroma prior against colour speckle (the paper has neither; lesson 07 "
+                                   "compares)"),
     "paper": Profile("paper", size=512, steps=1000, weights="vgg19",
                      description="the paper's settings: 512 px, VGG-19, average pooling, the normalised network, "
                                  "L-BFGS run to convergence (use a GPU)"),
@@ -272,7 +284,7 @@ LESSON_PROFILES = {
     # conv4_2 distance of the {conv1_1..conv4_1} texture to the painting fell from > 0.8 to 0.75)
     "02": {"quick": {"steps": 160, "stages": 1}, "student": {"stages": 1}},
     # content reconstructions show what a layer keeps: no smoothness prior added to that
-    "01": {"quick": {"tv": 0.0}, "student": {"tv": 0.0}},
+    "01": {"quick": {"tv": 0.0, "chroma_tv": 0.0}, "student": {"tv": 0.0, "chroma_tv": 0.0}},
     # the headline figure larger: 96 -> 192 -> 384, the 384 px stage (4x the cost of the one before) at most 150 steps
     "03": {"student": {"size": 384, "stages": 3, "final_steps": 150}},
     "04": {"quick": {"size": 96, "steps": 60, "stages": 1}},  # 20 grid cells and a beta sweep, from the photograph

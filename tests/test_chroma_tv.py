@@ -104,7 +104,7 @@ def test_cli_chroma_tv(tmp_path, capsys, tiny_cli):
     assert code == 0, err
     s = json.loads(out.with_suffix(".json").read_text())["settings"]
     assert s["extra_terms"] == ["chroma_tv"] and s["extra_term_weights"] == {"chroma_tv": 0.3}
-    code, err, out = _cli_transfer(tmp_path, capsys)  # the default: off
+    code, err, out = _cli_transfer(tmp_path, capsys, "--chroma-tv", "0")  # off
     assert code == 0, err
     assert "extra_terms" not in json.loads(out.with_suffix(".json").read_text())["settings"]
     code, err, _ = _cli_transfer(tmp_path, capsys, "--chroma-tv", "-1")

@@ -58,7 +58,7 @@ def test_cli_constants_match_the_package():
     assert set(cli.LOSS_CONVENTIONS) == set(T.CONVENTIONS) and cli.LOSS_CONVENTIONS[0] == T.DEFAULT_CONVENTION
     student = paper.PROFILES["student"]
     assert cli.TRANSFER_DEFAULTS == {"stages": student.stages, "steps": student.steps, "tol": student.tol,
-                                     "tv": student.tv}
+                                     "tv": student.tv, "chroma_tv": student.chroma_tv}
 
 
 def test_default_transfer_is_the_student_profile(tmp_path, capsys, tiny):
@@ -68,6 +68,7 @@ def test_default_transfer_is_the_student_profile(tmp_path, capsys, tiny):
     assert s["scales"] == paper.stage_scales(96, 3) == [24, 48, 96]
     assert s["tol"] == paper.PROFILES["student"].tol
     assert s["tv_weight"] == paper.TV_WEIGHT
+    assert s["extra_term_weights"] == {"chroma_tv": paper.CHROMA_TV_WEIGHT}
     assert s["precision"] in ("fp32", "bf16") and s["precision_reason"]
     assert tiny[-1]["normalized"] is True  # the calibrated convention's network
 
@@ -84,6 +85,9 @@ def test_explicit_options_override_the_defaults(tmp_path, capsys, tiny):
                   "--precision", "fp32", "--convention", "gatys_code")["settings"]
     assert s["scales"] is None and s["tv_weight"] == 0 and s["tol"] == 0 and s["precision"] == "fp32"
     assert s["convention"] == "gatys_code" and tiny[-1]["normalized"] is False
+    assert "extra_terms" in s  # --tv 0 leaves the chroma prior on; --chroma-tv 0 turns it off
+    s = _transfer(tmp_path, capsys, "--size", "96", "--steps", "2", "--chroma-tv", "0")["settings"]
+    assert "extra_terms" not in s
     s = _transfer(tmp_path, capsys, "--size", "96", "--steps", "2", "--scales", "48,96",
                   "--precision", "bf16", "--raw-network")["settings"]
     assert s["scales"] == [48, 96] and s["precision"] == "bf16" and tiny[-1]["normalized"] is False

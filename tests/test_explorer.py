@@ -520,6 +520,7 @@ def test_profile_switch_sets_size_steps_stages_and_the_stopping_rule(ex):
         assert s["stages"] == prof.stages and s["scales"] == prof.scales(prof.size)
         assert s["tol"] == (None if prof.tol is None else pytest.approx(prof.tol))
         assert s["tv_weight"] == pytest.approx(prof.tv_weight(prof.size))  # 0 in the paper profile
+        assert s["chroma_tv"] == pytest.approx(prof.chroma_tv)  # the chroma prior: 0 in the paper profile
         if prof.scales():
             assert " → ".join(map(str, prof.scales())) + " px" in ex.stage_sizes.value
             assert f"{prof.stages} stages" in ex.message.value

@@ -192,8 +192,12 @@ def test_stage_scales_halve_up_to_the_size():
 def test_lesson_schedule_follows_the_profile(tmp_path):
     quick = lesson.Lesson("03", profile="quick", output_dir=tmp_path)
     tv = paper.TV_WEIGHT
-    assert quick.schedule == {"steps": 80, "scales": [64, 128], "tol": None, "tv_weight": tv}
-    assert quick.describe_schedule() == f"64 → 128 px, 80 steps each, TV {tv:.1e}"
+    schedule = dict(quick.schedule)
+    prior = schedule.pop("extra_terms")["chroma_tv"]  # the chroma prior (stylelab.chroma_tv)
+    assert schedule == {"steps": 80, "scales": [64, 128], "tol": None, "tv_weight": tv}
+    assert prior.weight == paper.CHROMA_TV_WEIGHT == paper.PROFILES["quick"].chroma_tv
+    assert quick.describe_schedule() == f"64 → 128 px, 80 steps each, TV {tv:.1e}, chroma TV {paper.CHROMA_TV_WEIGHT:g}"
+    assert quick.settings["chroma_tv_weight"] == paper.CHROMA_TV_WEIGHT
     student = lesson.Lesson("03", profile="student", output_dir=tmp_path)
     assert student.size == 384 and student.schedule["scales"] == [96, 192, 384]
     assert student.schedule["tv_weight"] == paper.TV_WEIGHT == paper.PROFILES["student"].tv
@@ -203,6 +207,8 @@ def test_lesson_schedule_follows_the_profile(tmp_path):
     assert lesson.Lesson("05", profile="student", output_dir=tmp_path).schedule["steps"] == 400
     assert lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule["tv_weight"] == 0  # the paper's
     assert lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule["tv_weight"] == 0
+    assert "extra_terms" not in lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule  # no prior
+    assert "extra_terms" not in lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule  # the paper's
     assert student.schedule["tol"] == paper.PROFILES["student"].tol
     assert "or until converged" in student.describe_schedule()
     mine = lesson.Lesson("03", profile="student", size=384, output_dir=tmp_path)
