@@ -19,7 +19,9 @@ so lightness may vary freely. A grey image, or one whose pixels differ only in l
 (R = G = B + const), scores 0.
 
 It plugs into the engine as an extra term (``run(..., extra_terms={"chroma_tv":
-term(weight)})``, ``stylelab transfer --chroma-tv W``). Measured (BENCHMARKS.md, "Speckle and
+term(weight)})``, ``stylelab transfer --chroma-tv W``); the student and quick profiles, the
+explorer and ``stylelab transfer`` use :data:`stylelab.paper.CHROMA_TV_WEIGHT` (0.3), the paper
+profile none. Measured (BENCHMARKS.md, "Speckle and
 the chroma prior"): ``stylelab transfer`` at 256 px on a photograph the kit never saw, in the
 style of The Starry Night, speckle 0.44 with the default TV 1e-3; 0.43 and 0.40 with the TV
 raised to 2e-3 and 4e-3; 0.32 with chroma weight 0.03 and **0.11 with 0.3**, content and style
