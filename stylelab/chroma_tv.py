@@ -36,6 +36,7 @@ from typing import Callable
 import torch
 
 from .errors import SettingsError
+from .losses import tv_loss
 
 
 def chroma(image: torch.Tensor) -> torch.Tensor:
@@ -50,10 +51,7 @@ def chroma(image: torch.Tensor) -> torch.Tensor:
 def chroma_tv_loss(image: torch.Tensor) -> torch.Tensor:
     """L_chroma: the squared total variation (as :func:`stylelab.losses.tv_loss`) of the
     chroma planes u and v of ``image`` (see the module docstring)."""
-    uv = chroma(image)
-    dh = uv[..., 1:, :] - uv[..., :-1, :]
-    dw = uv[..., :, 1:] - uv[..., :, :-1]
-    return dh.pow(2).sum() + dw.pow(2).sum()
+    return tv_loss(chroma(image))
 
 
 def term(weight: float) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -71,3 +69,10 @@ def term(weight: float) -> Callable[[torch.Tensor], torch.Tensor]:
 
     chroma_tv.weight = weight  # read back by whoever records the settings
     return chroma_tv
+
+
+def extra_terms(weight: float) -> dict:
+    """``run()``'s ``extra_terms`` keyword with the prior at ``weight``: ``{"extra_terms":
+    {"chroma_tv": term(weight)}}``, or ``{}`` for 0 (the paper's objective). The CLI, the
+    explorer and the lesson profiles spread it into their keywords."""
+    return {"extra_terms": {"chroma_tv": term(weight)}} if weight else {}

@@ -482,7 +482,7 @@ def _chroma_tv(args) -> dict:
         return {}
     from . import chroma_tv
 
-    return {"extra_terms": {"chroma_tv": chroma_tv.term(weight)}}
+    return chroma_tv.extra_terms(weight)
 
 
 def _features(args, ws) -> dict:

@@ -231,7 +231,7 @@ def _guarded(fn: Callable, args: tuple, name: str):
     worker.join(limit)
     if worker.is_alive() and not _stop_thread(worker):
         raise ExerciseError(f"{late} (it keeps running in the background: restart the kernel)")
-    if box.get("error") is not None and isinstance(box["error"], _TimeUp):
+    if isinstance(box.get("error"), _TimeUp):
         raise late from None
     if "error" in box:
         if hits and isinstance(box["error"], Exception):

@@ -354,7 +354,8 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             merged.setdefault("lr", transfer.DEFAULT_LR[merged["optimizer"]])
             simple = {"init": self.init, "seed": self.seed, "optimizer": self.optimizer, "lr": self.lr,
                       "steps": self.steps, "pooling": self.pooling, "tv_weight": self.tv_weight,
-                      "chroma_tv": self.chroma_tv, "gamma": self.gamma, "convention": self.convention, "preserve_colour": self.preserve_colour,
+                      "chroma_tv": self.chroma_tv, "gamma": self.gamma, "convention": self.convention,
+                      "preserve_colour": self.preserve_colour,
                       "features": self.features, **self._control_fields()}
             if self._model is None:
                 simple["normalized"] = self.normalized
@@ -567,7 +568,7 @@ class Explorer(ExplorerWidgets, ExplorerImages, ExplorerHistory, ExplorerControl
             base = transfer.layer_weights(style_layers, transfer.CONVENTIONS[s["convention"]]["style_weights"],
                                           channels)
             style_weights = {l: base[l] * s["layer_weights"].get(l, 1.0) for l in style_layers}
-        extra = {"extra_terms": {"chroma_tv": chroma_tv.term(s["chroma_tv"])}} if s.get("chroma_tv") else {}
+        extra = chroma_tv.extra_terms(s.get("chroma_tv", 0.0))
         return dict(model=model, content_layers=content_layers, style_layers=style_layers,
                     style_weights=style_weights, ratio=s["ratio"], tv_weight=s["tv_weight"], gamma=s["gamma"],
                     convention=s["convention"], init=s["init"], seed=s["seed"], optimizer=s["optimizer"],

@@ -92,10 +92,8 @@ class Lesson:
         (the profile's small total-variation term, :func:`stylelab.paper.tv_weight`; 0 in the
         paper profile) and, where the profile has one, ``extra_terms`` with its chroma prior
         (:mod:`stylelab.chroma_tv`, :data:`stylelab.paper.CHROMA_TV_WEIGHT`)."""
-        out = {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight}
-        if self.chroma_tv_weight:
-            out["extra_terms"] = {"chroma_tv": chroma_tv.term(self.chroma_tv_weight)}
-        return out
+        return {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight,
+                **chroma_tv.extra_terms(self.chroma_tv_weight)}
 
     def describe_schedule(self) -> str:
         """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""
