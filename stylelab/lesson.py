@@ -92,8 +92,16 @@ class Lesson:
         (the profile's small total-variation term, :func:`stylelab.paper.tv_weight`; 0 in the
         paper profile) and, where the profile has one, ``extra_terms`` with its chroma prior
         (:mod:`stylelab.chroma_tv`, :data:`stylelab.paper.CHROMA_TV_WEIGHT`)."""
-        return {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, "tv_weight": self.tv_weight,
-                **chroma_tv.extra_terms(self.chroma_tv_weight)}
+        return {"steps": self.stage_steps, "scales": self.scales, "tol": self.tol, **self.priors}
+
+    @property
+    def priors(self) -> dict:
+        """The profile's two priors against colour speckle, neither in the paper, as keywords of
+        :func:`stylelab.transfer.run`: ``tv_weight`` (:func:`stylelab.losses.tv_loss`) and, where
+        the profile has one, ``extra_terms`` with the chroma prior (:mod:`stylelab.chroma_tv`).
+        The paper profile's: ``{"tv_weight": 0.0}``. For a lesson's runs that set their own
+        steps and sizes but should have the profile's objective."""
+        return {"tv_weight": self.tv_weight, **chroma_tv.extra_terms(self.chroma_tv_weight)}
 
     def describe_schedule(self) -> str:
         """The schedule in words, for figure titles: "128 → 256 px, ≤ 400 steps each or until converged"."""

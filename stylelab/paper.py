@@ -330,8 +330,8 @@ def lesson_profile(key: str, name: str) -> Profile:
 #: Each notebook's introduction and the README's table state these numbers, and
 #: tests/test_notebooks.py checks that they agree.
 STUDENT_MINUTES: dict[str, float | None] = {
-    "00": 0.15, "01": None, "02": None, "03": 15.8, "04": None, "05": None, "06": None, "07": None,
-    "09": None, "10": None, "11": None, "12": None, "13": None, "14": None, "15": None,
+    "00": 0.15, "01": None, "02": None, "03": 15.8, "04": None, "05": None, "06": 7.6, "07": None,
+    "09": 9.8, "10": 11.9, "11": 14.7, "12": None, "13": None, "14": None, "15": None,
 }
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -514,11 +513,13 @@ def compare_curves(
 
 
 def _atomic_write(path: str | os.PathLike, suffix: str, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary sibling of ``path``, then move it in place."""
+    """Call ``write(tmp_path)`` on a temporary sibling of ``path``, then move it in place. The
+    file gets the mode any new file gets (0666 less the umask: a class on a shared server can
+    read the figures), not ``mkstemp``'s 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}{suffix}.tmp"))
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
         os.replace(tmp, path)

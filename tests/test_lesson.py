@@ -210,6 +210,10 @@ def test_lesson_schedule_follows_the_profile(tmp_path):
     assert "extra_terms" not in lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule  # no prior
     assert "extra_terms" not in lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule  # the paper's
     assert student.schedule["tol"] == paper.PROFILES["student"].tol
+    priors = student.priors  # the schedule's objective without its steps and sizes (lesson 11's runs)
+    assert set(priors) == {"tv_weight", "extra_terms"} and priors["tv_weight"] == paper.TV_WEIGHT
+    assert priors["extra_terms"]["chroma_tv"].weight == paper.CHROMA_TV_WEIGHT
+    assert lesson.Lesson("03", profile="paper", output_dir=tmp_path).priors == {"tv_weight": 0.0}
     assert "or until converged" in student.describe_schedule()
     mine = lesson.Lesson("03", profile="student", size=384, output_dir=tmp_path)
     assert mine.scales == [96, 192, 384]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import matplotlib
 
@@ -289,6 +290,16 @@ def test_save_figure_is_atomic_png(tmp_path):
     # overwriting an existing file works and leaves no temporary file either
     plot.save_figure(plot.loss_curves(_history()), out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["grid.png"]
+
+
+def test_save_figure_gets_the_usual_file_mode(tmp_path):
+    """A lesson's figures on a shared server: 0666 less the umask, as any new file, not mkstemp's 0600."""
+    old = os.umask(0o022)
+    try:
+        out = plot.save_figure(plot.loss_curves(_history()), tmp_path / "curves.png", dpi=30)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
 
 
 def test_save_figure_failure_leaves_no_temp_file(tmp_path):

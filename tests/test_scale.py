@@ -8,7 +8,7 @@ import torch
 from stylelab import scale
 from stylelab.errors import LayerError, SettingsError
 from stylelab.losses import gram
-from stylelab.transfer import blend_weights, make_targets, run
+from stylelab.transfer import DEFAULT_LR, blend_weights, make_targets, run
 from stylelab.vgg import PAPER_STYLE_LAYERS
 
 LAYERS = list(PAPER_STYLE_LAYERS)
@@ -184,6 +184,16 @@ def test_new_style_starts_from_the_coarse_painting_and_matches_only_the_fine_lay
     assert r.settings["scale"]["coarse_layers"] == ["relu3_1", "relu4_1", "relu5_1"]
     assert r.history[-1]["style"] < r.history[0]["style"]
     assert r.image.shape == a.shape
+
+
+def test_new_style_takes_smaller_lbfgs_steps_unless_told(net, images):
+    """From a painting, a style-only L-BFGS run at the engine's step size 1 overshoots (scale.NEW_STYLE_LR)."""
+    _, a, b = images
+    assert scale.NEW_STYLE_LR < 1
+    assert scale.new_style(a, b, "relu3_1", model=net, steps=2, progress=False).settings["lr"] == scale.NEW_STYLE_LR
+    assert scale.new_style(a, b, "relu3_1", model=net, steps=2, progress=False, lr=1.0).settings["lr"] == 1.0
+    adam = scale.new_style(a, b, "relu3_1", model=net, steps=2, progress=False, optimizer="adam")
+    assert adam.settings["lr"] == DEFAULT_LR["adam"]  # Adam keeps its own step size
 
 
 def test_new_style_at_either_end_is_one_painting(net, images):
