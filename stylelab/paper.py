@@ -282,7 +282,11 @@ LESSON_PROFILES = {
     # textures: style-only L-BFGS overshoots now and then, 80 steps can stop short; one size, because a
     # coarse stage copies the painting's layout (at 64 px a conv4_1 unit sees the whole painting: the
     # conv4_2 distance of the {conv1_1..conv4_1} texture to the painting fell from > 0.8 to 0.75)
-    "02": {"quick": {"steps": 160, "stages": 1}, "student": {"stages": 1}},
+    # No smoothness prior either: a texture shows what each layer set's Grams keep, and the priors add
+    # structure of their own (the student-profile {conv1_1} texture with them came out as large smooth
+    # blobs where the Grams of conv1_1 alone ask for the painting's fine colour grain)
+    "02": {"quick": {"steps": 160, "stages": 1, "tv": 0.0, "chroma_tv": 0.0},
+           "student": {"stages": 1, "tv": 0.0, "chroma_tv": 0.0}},
     # content reconstructions show what a layer keeps: no smoothness prior added to that
     "01": {"quick": {"tv": 0.0, "chroma_tv": 0.0}, "student": {"tv": 0.0, "chroma_tv": 0.0}},
     # the headline figure larger: 96 -> 192 -> 384, the 384 px stage (4x the cost of the one before) at most 150 steps
@@ -330,8 +334,8 @@ def lesson_profile(key: str, name: str) -> Profile:
 #: Each notebook's introduction and the README's table state these numbers, and
 #: tests/test_notebooks.py checks that they agree.
 STUDENT_MINUTES: dict[str, float | None] = {
-    "00": 0.15, "01": None, "02": None, "03": 15.8, "04": None, "05": None, "06": 7.6, "07": None,
-    "09": 9.8, "10": 11.9, "11": 14.7, "12": None, "13": None, "14": None, "15": None,
+    "00": 0.15, "01": 6.4, "02": 7.0, "03": 15.8, "04": None, "05": 9.7, "06": 7.6, "07": None,
+    "09": 9.8, "10": 12.3, "11": 14.7, "12": None, "13": None, "14": None, "15": None,
 }
 
 

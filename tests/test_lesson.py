@@ -208,6 +208,9 @@ def test_lesson_schedule_follows_the_profile(tmp_path):
     assert lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule["tv_weight"] == 0  # the paper's
     assert lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule["tv_weight"] == 0
     assert "extra_terms" not in lesson.Lesson("01", profile="student", output_dir=tmp_path).schedule  # no prior
+    for key in ("01", "02"):  # reconstructions show what a layer keeps: the paper's objective in every profile
+        for name in ("quick", "student"):
+            assert lesson.Lesson(key, profile=name, output_dir=tmp_path).priors == {"tv_weight": 0.0}, (key, name)
     assert "extra_terms" not in lesson.Lesson("03", profile="paper", output_dir=tmp_path).schedule  # the paper's
     assert student.schedule["tol"] == paper.PROFILES["student"].tol
     priors = student.priors  # the schedule's objective without its steps and sizes (lesson 11's runs)
