@@ -12,7 +12,7 @@ wheel built from the sdist gets them too. An editable install (``pip install -e 
 copies nothing: it reads them in the checkout.
 
 The lessons go into a built package as their **student edition** only
-(``stylelab.course.student_bytes``: each exercise's solution replaced by a stub, the worked
+(``stylelab.teaching.course.student_bytes``: each exercise's solution replaced by a stub, the worked
 solutions dropped): whoever installs the wheel gets no solutions. Instructors build the
 instructor edition from a checkout (``stylelab course build --edition instructor``).
 """
@@ -29,7 +29,7 @@ from setuptools.command.sdist import sdist as _sdist
 ROOT = Path(__file__).resolve().parent
 #: Where the copies go inside the package (``stylelab._locations.BUNDLED``).
 BUNDLED = Path("stylelab") / "_bundled"
-#: The lesson notebooks (``stylelab.lessons.NOTEBOOK_PATTERN``).
+#: The lesson notebooks (``stylelab.teaching.notebooks.NOTEBOOK_PATTERN``).
 NOTEBOOK = re.compile(r"^\d\d_[A-Za-z0-9_\-]+\.ipynb$")
 
 
@@ -50,19 +50,22 @@ def shipped_files() -> list[str]:
 
 
 def _course():
-    """``stylelab/course.py`` loaded on its own (it needs nbformat, not torch), to make the
-    student editions without importing the whole package."""
+    """``stylelab/teaching/course.py`` loaded on its own (it needs nbformat, not torch), to make
+    the student editions without installing the package first."""
     import importlib.util
     import sys
     import types
 
     name = "_stylelab_build"
-    if f"{name}.course" in sys.modules:
-        return sys.modules[f"{name}.course"]
-    package = types.ModuleType(name)
-    package.__path__ = [str(ROOT / "stylelab")]  # so that course.py's `from .errors import ...` finds errors.py
-    sys.modules[name] = package
-    spec = importlib.util.spec_from_file_location(f"{name}.course", ROOT / "stylelab" / "course.py")
+    if f"{name}.teaching.course" in sys.modules:
+        return sys.modules[f"{name}.teaching.course"]
+    # empty stand-ins for stylelab and stylelab.teaching, so that course.py's relative imports
+    # (`from ..errors import ...`) find the modules in the source tree
+    for package, folder in ((name, ROOT / "stylelab"), (f"{name}.teaching", ROOT / "stylelab" / "teaching")):
+        module = types.ModuleType(package)
+        module.__path__ = [str(folder)]
+        sys.modules[package] = module
+    spec = importlib.util.spec_from_file_location(f"{name}.teaching.course", ROOT / "stylelab" / "teaching" / "course.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

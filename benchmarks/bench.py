@@ -4,8 +4,8 @@
 For each architecture and image size this reports
 
 * seconds per L-BFGS evaluation, timed through the real engine:
-  :func:`stylelab.transfer.optimize` on an :class:`~stylelab.transfer.Objective`
-  built by :func:`~stylelab.transfer.make_targets` exactly as :func:`stylelab.transfer`
+  :func:`stylelab.method.transfer.optimize` on an :class:`~stylelab.method.transfer.Objective`
+  built by :func:`~stylelab.method.transfer.make_targets` exactly as :func:`stylelab.method.transfer`
   builds it (content ``relu4_2``, style ``relu1_1`` ... ``relu5_1``, the default
   ``gatys_code`` loss convention). One evaluation = the objective's forward pass to
   ``relu5_1`` + the backward pass to the pixels + the L-BFGS update;
@@ -34,7 +34,6 @@ import argparse
 import ctypes
 import datetime
 import gc
-import importlib
 import json
 import os
 import platform
@@ -47,11 +46,14 @@ from pathlib import Path
 import torch
 
 from stylelab import config
-from stylelab.precision import cpu_model
-from stylelab.vgg import BLOCKS, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layers as vgg_layers
+from stylelab.networks.precision import cpu_model
+from stylelab.networks.vgg import BLOCKS, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layers as vgg_layers
 
-# ``stylelab.transfer`` is shadowed by the function of that name in the package namespace.
-T = importlib.import_module("stylelab.transfer")
+# ``stylelab.method.transfer`` is shadowed by the function of that name in the package namespace.
+from stylelab.method.conventions import CONVENTIONS, DEFAULT_CONVENTION, layer_weights
+from stylelab.method.objective import Objective
+from stylelab.method.optimise import initial_image, optimize
+from stylelab.method.targets import make_targets
 
 ARCHS = tuple(BLOCKS)
 SIZES = (128, 256, 512)
@@ -371,10 +373,10 @@ class PeakMemory:
 
 
 def build(arch: str, size: int, device: torch.device, weights=None, seed: int = 0, widths=None):
-    """The model, the objective and the white-noise start of ``stylelab.transfer``'s
+    """The model, the objective and the white-noise start of ``stylelab.method.transfer``'s
     defaults, for random content and style images of ``size`` x ``size`` pixels."""
     if weights is not None:
-        from stylelab.weights import load_vgg
+        from stylelab.networks.weights import load_vgg
 
         model = load_vgg(weights, normalized=False, device=device, progress=False)
         source = model.info.get("weights")
@@ -388,12 +390,12 @@ def build(arch: str, size: int, device: torch.device, weights=None, seed: int = 
     style = torch.rand(1, 3, size, size, generator=g)
     content_layers = [PAPER_CONTENT_LAYER]
     style_layers = list(PAPER_STYLE_LAYERS)
-    conv = T.CONVENTIONS[T.DEFAULT_CONVENTION]
+    conv = CONVENTIONS[DEFAULT_CONVENTION]
     channels = {l.name: l.channels for l in model.layers}
-    w_l = T.layer_weights(style_layers, conv["style_weights"], channels)
-    targets = T.make_targets(model, (size, size), content, content_layers, [style], style_layers)
-    objective = T.Objective(model, targets, content_layers, w_l, alpha=1.0, beta=1e3, norm=conv["norm"])
-    start = T.initial_image("noise", (size, size), seed=seed)
+    w_l = layer_weights(style_layers, conv["style_weights"], channels)
+    targets = make_targets(model, (size, size), content, content_layers, [style], style_layers)
+    objective = Objective(model, targets, content_layers, w_l, alpha=1.0, beta=1e3, norm=conv["norm"])
+    start = initial_image("noise", (size, size), seed=seed)
     return model, objective, start, source
 
 
@@ -401,7 +403,7 @@ def bench_one(arch: str, size: int, device: torch.device, reps: int = 5, weights
               check_flops: bool = True, widths=None, seed: int = 0) -> dict:
     """Time ``reps`` L-BFGS evaluations of one configuration (after one warm-up).
 
-    The evaluations run inside :func:`stylelab.transfer.optimize`; each one's time is
+    The evaluations run inside :func:`stylelab.method.transfer.optimize`; each one's time is
     the difference of consecutive ``history`` time stamps (taken right after the loss
     is read, which synchronises an accelerator), so it spans one backward pass, one
     L-BFGS update and the next forward pass. ``s_per_eval`` is the best of ``reps``.
@@ -409,12 +411,12 @@ def bench_one(arch: str, size: int, device: torch.device, reps: int = 5, weights
     with PeakMemory(device) as mem:
         model, objective, start, source = build(arch, size, device, weights, seed, widths)
         t = time.perf_counter()
-        res = T.optimize(objective, start, steps=2, progress=False)  # warm-up; also the memory run
+        res = optimize(objective, start, steps=2, progress=False)  # warm-up; also the memory run
         warm = time.perf_counter() - t
     peak_mem, mem_method = mem.peak, mem.method
 
     with OtherLoad() as other:
-        res = T.optimize(objective, start, steps=reps + 1, progress=False)
+        res = optimize(objective, start, steps=reps + 1, progress=False)
     stamps = [r["time"] for r in res.history]
     per_eval = [b - a for a, b in zip(stamps, stamps[1:])]
     best = min(per_eval)
@@ -463,7 +465,7 @@ def run_benchmark(archs=ARCHS, sizes=SIZES, device=None, reps: int = 5, weights=
     log(f"  {peak_before['gflops']:.0f} GFLOP/s {peak_before['by_size']}")
     ws_arch = None
     if weights is not None:
-        from stylelab.weights import resolve
+        from stylelab.networks.weights import resolve
 
         ws_arch = resolve(weights).arch
     # A tiny warm-up run first, so that one-time costs (thread pools, oneDNN and MKL

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where does the paper's look lie? The sweep behind ``stylelab.transfer.CALIBRATION``.
+"""Where does the paper's look lie? The sweep behind ``stylelab.method.transfer.CALIBRATION``.
 
 The ratios printed under Gatys et al.'s figures (alpha/beta = 1e-3 for Fig. 2 B-D, 1e-4 for E-F)
 give the figures' look only with the loss, layer weights and network the figures were made with.
@@ -23,7 +23,6 @@ The factor K for which the printed 1e-3 falls into both bands on panels B-D is
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import stylelab as sl
 
-T = importlib.import_module("stylelab.transfer")  # the module (sl.transfer is the function)
+from stylelab.method import conventions
 
 
 def judge(model, image, photo, painting) -> dict:
@@ -59,7 +58,7 @@ def sweep(panels, printed, tvs, size: int, stages: int, steps: int, tol, weights
                 r = sl.transfer(photo, painting, ratio=k, convention="calibrated", model=model, scales=scales,
                                 steps=steps, tol=tol, tv_weight=tv, progress=False, precision="auto")
                 row = {"panel": letter, "painting": p.style, "printed_ratio": k,
-                       "effective_ratio": k * T.CALIBRATION, "tv": tv,
+                       "effective_ratio": k * conventions.CALIBRATION, "tv": tv,
                        "steps": r.steps_done, "seconds": round(time.perf_counter() - t, 1),
                        **judge(model, r.image, photo, painting)}
                 rows.append(row)
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--save-dir", default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    cal = T.CALIBRATION
+    cal = conventions.CALIBRATION
     if args.printed:
         values = [float(v) for v in args.printed.split(",")]
     else:

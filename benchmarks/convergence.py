@@ -48,12 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 RATIO = 1e-3
 
 
-def _engine():
-    import importlib
-
-    return importlib.import_module("stylelab.transfer")
-
-
 def _cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -120,7 +114,9 @@ def rule_table(losses: list[float], tols=(1e-2, 5e-3, 2e-3, 1e-3, 5e-4), patienc
 def run_configs(size: int, args, model, log) -> dict:
     import stylelab as sl
 
-    T = _engine()
+    from stylelab.method import conventions, objective, optimise, targets
+    from stylelab.method import transfer as engine
+
     photo = sl.data.load("tubingen", size=size)
     painting = sl.data.load("starry_night", size=size)
     hw = tuple(photo.shape[-2:])
@@ -153,8 +149,8 @@ def run_configs(size: int, args, model, log) -> dict:
     if args.adam_steps and args.plain_steps:
         record("adam", sl.transfer(photo, painting, steps=args.adam_steps, optimizer="adam", **common))
     # Scored on the Objective: the PNGs as saved (8-bit), at the final size.
-    objective = T.Objective(model, T.make_targets(model, hw, photo, ["relu4_2"], [painting], list(sl.PAPER_STYLE_LAYERS)),
-                            ["relu4_2"], T.layer_weights(list(sl.PAPER_STYLE_LAYERS), "gatys_code",
+    objective = objective.Objective(model, targets.make_targets(model, hw, photo, ["relu4_2"], [painting], list(sl.PAPER_STYLE_LAYERS)),
+                            ["relu4_2"], conventions.layer_weights(list(sl.PAPER_STYLE_LAYERS), "gatys_code",
                                                          {l.name: l.channels for l in model.layers}),
                             1.0, 1.0 / RATIO, 0.0, 0.0, "hw")
     for name, r in out["runs"].items():
@@ -193,7 +189,7 @@ def run_configs(size: int, args, model, log) -> dict:
                 final_size = tuple(rec.get("size", nhw)) == nhw  # a coarse stage's loss is another image's
                 return (final_size and rec["total"] <= ns_final) or time.perf_counter() - t0 > budget
 
-            r = T.run(content, style, model=nmodel, init="noise", seed=0, steps=100_000 if not extra else 2000,
+            r = engine.run(content, style, model=nmodel, init="noise", seed=0, steps=100_000 if not extra else 2000,
                       progress=args.progress, callback=stop_when, every=1, **kw, **extra)
             pts_s = trace(r, nhw)
             out["runs"][name] = {"points": pts_s, "best": min((p["loss"] for p in pts_s), default=None),
@@ -310,8 +306,8 @@ def main(argv=None) -> int:
                    help="0: no plain, coarse-to-fine or Adam run on stylelab's objective (neural-style-pt's only)")
     p.add_argument("--adam-steps", type=int, default=300)
     p.add_argument("--stages", type=int, default=3)
-    p.add_argument("--tol", type=float, default=None, help="default: stylelab.transfer.DEFAULT_TOL")
-    p.add_argument("--patience", type=int, default=None, help="default: stylelab.transfer.DEFAULT_PATIENCE")
+    p.add_argument("--tol", type=float, default=None, help="default: stylelab.method.transfer.DEFAULT_TOL")
+    p.add_argument("--patience", type=int, default=None, help="default: stylelab.method.transfer.DEFAULT_PATIENCE")
     p.add_argument("--nspt-iterations", type=int, default=500, help="0: skip neural-style-pt")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--images", metavar="DIR", help="save each run's image here")
@@ -323,9 +319,11 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     import stylelab as sl
 
-    T = _engine()
-    a.tol = T.DEFAULT_TOL if a.tol is None else a.tol
-    a.patience = T.DEFAULT_PATIENCE if a.patience is None else a.patience
+    from stylelab.method import conventions, objective, optimise, targets
+    from stylelab.method import transfer as engine
+
+    a.tol = optimise.DEFAULT_TOL if a.tol is None else a.tol
+    a.patience = optimise.DEFAULT_PATIENCE if a.patience is None else a.patience
     log = lambda *s: print(*s, file=sys.stderr, flush=True)  # noqa: E731
     model = sl.weights.load_vgg(None, progress=False)
     report = {"machine": {"cpu": _cpu(), "cores": os.cpu_count(), "torch": torch.__version__,

@@ -105,10 +105,10 @@ _TOTAL = re.compile(r"^\s*Total loss: (\S+)")
 
 
 def nspt_objective_kwargs() -> dict:
-    """neural-style-pt's default objective as :func:`stylelab.transfer.run` keywords.
+    """neural-style-pt's default objective as :func:`stylelab.method.transfer.run` keywords.
 
     ``norm="chw"`` makes stylelab's content term the MSE and each style layer the MSE
-    of G/(C H W) (see stylelab.losses); with alpha 5, beta 100 and w_l = 1 that is
+    of G/(C H W) (see stylelab.method.losses); with alpha 5, beta 100 and w_l = 1 that is
     neural-style-pt's loss. ``style_scale="own"``: load the style image at longest side
     ``size`` yourself (``load_image(path, size=size)``), as neural-style-pt does. What
     stays different: stylelab scales pixels by 255, neural-style-pt by 256, and resizes

@@ -8,15 +8,15 @@ in one run:
    relu5_1 responses as the loss), in fp32 NCHW, fp32 channels-last and bf16 autocast +
    channels-last;
 2. **evaluation**: one full L-BFGS evaluation of Gatys et al.'s objective through the engine
-   (:func:`stylelab.transfer.optimize` on the :class:`~stylelab.transfer.Objective` that
-   :func:`stylelab.transfer.run` builds: content relu4_2, five Grams, the loss, the L-BFGS
+   (:func:`stylelab.method.transfer.optimize` on the :class:`~stylelab.method.transfer.Objective` that
+   :func:`stylelab.method.transfer.run` builds: content relu4_2, five Grams, the loss, the L-BFGS
    update), in fp32 and in bf16; the **overhead** is evaluation / network in the same precision
    (the issue's target: at most 1.5x);
 3. **accuracy**: ``--steps`` L-BFGS steps from the same white-noise start in fp32 and in bf16, each
    final image's loss evaluated with the network in fp32; the relative difference (target: within
    3 % after 200 steps) and the cosine of the two precisions' gradients at the start.
 
-It also prints the CPU model, its bf16 flags, the probe of :mod:`stylelab.precision` and what
+It also prints the CPU model, its bf16 flags, the probe of :mod:`stylelab.networks.precision` and what
 ``precision="auto"`` chooses here. On a CPU without AMX or AVX512_BF16, bf16 is emulated and
 10-500x slower: ``--skip-slow-bf16`` (the default there) then times one bf16 evaluation only and
 runs the accuracy part at ``--accuracy-size`` px.
@@ -36,14 +36,14 @@ import time
 import torch
 
 from stylelab import precision as P
-from stylelab.vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG
+from stylelab.networks.vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG
 
-T = importlib.import_module("stylelab.transfer")
+T = importlib.import_module("stylelab.method.transfer")
 
 
 def _model(weights, device):
     if weights:
-        from stylelab.weights import load_vgg
+        from stylelab.networks.weights import load_vgg
 
         return load_vgg(weights, device=device, progress=False)
     torch.manual_seed(0)
@@ -72,7 +72,7 @@ def network_time(model, h: int, w: int, mode: str, reps: int) -> float:
 
 
 def _to_relu5_1(model, image, channels_last: bool):
-    """:meth:`stylelab.vgg.VGG.forward` to relu5_1, with the memory layout chosen here."""
+    """:meth:`stylelab.networks.vgg.VGG.forward` to relu5_1, with the memory layout chosen here."""
     x = model.preprocess(image)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

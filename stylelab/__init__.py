@@ -6,45 +6,100 @@
     result = sl.transfer(content, style, ratio=1e-3, steps=300)
     sl.plot.image_grid([[content, style, result.image]])
 
-Modules: :mod:`~stylelab.vgg` (the network and its layer names),
-:mod:`~stylelab.weights` (weight sets, the normalised network),
-:mod:`~stylelab.losses` (the paper's equations), :mod:`~stylelab.transfer`
-(the optimisation), :mod:`~stylelab.image`, :mod:`~stylelab.data`,
-:mod:`~stylelab.plot`, :mod:`~stylelab.exercises` (the lessons' checkers),
-:mod:`~stylelab.statistics` (what a style loss matches: Gram, mean/std, MMD),
-:mod:`~stylelab.film` (the optimisation as a film); video style transfer (Ruder et al. 2016):
-:mod:`~stylelab.clip`, :mod:`~stylelab.flow`, :mod:`~stylelab.video`; the 2017
-controls :mod:`~stylelab.colour`, :mod:`~stylelab.masks` (with :mod:`~stylelab.segment`)
-and :mod:`~stylelab.scale`; the explorer and the ``stylelab`` command.
+The package is laid out along the data flow of the method (CONTRIBUTING.md has the map):
+
+- top level: :mod:`~stylelab.image`, :mod:`~stylelab.data` (the sample images),
+  :mod:`~stylelab.plot`, :mod:`~stylelab.config`, :mod:`~stylelab.errors`, and
+  :mod:`~stylelab.metrics` (what the figures measure);
+- :mod:`stylelab.networks`: the VGG with the paper's layer names, its weight sets, other
+  feature extractors, the arithmetic (fp32 / bf16);
+- :mod:`stylelab.method`: the paper in code: losses, style statistics, targets, the
+  objective, the optimiser, coarse to fine, and the entry points ``run``, ``transfer``,
+  ``texture``, ``reconstruct``;
+- :mod:`stylelab.control`: Gatys et al. 2017's controls (colour, space, scale) and the
+  chroma prior;
+- :mod:`stylelab.video`: clips, optical flow, the temporal loss (Ruder et al. 2016), films of a run;
+- :mod:`stylelab.teaching`: lessons, the paper's settings and profiles, exercises, editions;
+- :mod:`stylelab.explorer` (the widget explorer) and :mod:`stylelab.cli` (the ``stylelab`` command).
+
+Everything below is imported when first used (``sl.masks`` imports
+:mod:`stylelab.control.masks`), so that ``import stylelab`` and ``stylelab --help`` do not
+wait for torch. The short names of the flat layout keep working: ``sl.vgg``,
+``sl.transfer(...)``, ``from stylelab import load_vgg, gram``.
 """
 
-from . import (
-    colour, config, data, errors, exercises, film, image, lesson, losses, masks, metrics, paper, plot, scale, segment,
-    statistics, vgg, weights,
-)
-from . import clip, flow, video  # video style transfer (Ruder et al. 2016)
-from . import features, patchnet  # other networks than the ImageNet VGG: random, trained by stylelab
-from . import precision  # fp32, or bf16 where the chip has units for it
-from . import chroma_tv  # a smoothness prior on colour only (not in the paper): against rainbow speckle
-from .errors import (
-    DataError, ImageError, LayerError, NonFiniteLossError, SettingsError, StylelabError, WeightsError,
-)
-from .image import load_image, save_image, to_pil
-from .exercises import ExerciseError
-from .losses import gram
-from .transfer import (
-    CALIBRATION, CONVENTIONS, Objective, Result, make_targets, optimize, reconstruct, run, texture, transfer,
-)
-from .vgg import PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, VGG, layer_table, resolve_layer
-from .weights import load_vgg
+from __future__ import annotations
+
+import importlib
+
 
 __version__ = "0.1.0"
 
+#: ``sl.<name>`` -> the module it names.
+MODULES = {
+    "config": "stylelab.config", "data": "stylelab.data", "errors": "stylelab.errors", "image": "stylelab.image",
+    "metrics": "stylelab.metrics", "plot": "stylelab.plot",
+    "networks": "stylelab.networks", "method": "stylelab.method", "control": "stylelab.control",
+    "video": "stylelab.video", "teaching": "stylelab.teaching", "explorer": "stylelab.explorer",
+    "cli": "stylelab.cli",
+    "vgg": "stylelab.networks.vgg", "weights": "stylelab.networks.weights",
+    "torchvision_weights": "stylelab.networks.torchvision_weights", "features": "stylelab.networks.features",
+    "patchnet": "stylelab.networks.patchnet", "precision": "stylelab.networks.precision",
+    "losses": "stylelab.method.losses", "statistics": "stylelab.method.statistics",
+    "colour": "stylelab.control.colour", "masks": "stylelab.control.masks", "segment": "stylelab.control.segment",
+    "scale": "stylelab.control.scale", "chroma_tv": "stylelab.control.chroma_tv",
+    "clip": "stylelab.video.clip", "flow": "stylelab.video.flow", "film": "stylelab.video.film",
+    "temporal": "stylelab.video.temporal",
+    "lesson": "stylelab.teaching.lesson", "lessons": "stylelab.teaching.lessons", "paper": "stylelab.teaching.paper",
+    "exercises": "stylelab.teaching.exercises", "course": "stylelab.teaching.course",
+    "reproduce": "stylelab.teaching.reproduce",
+}
+
+#: ``from stylelab import <name>`` -> (module, attribute).
+NAMES = {
+    **{name: ("stylelab.errors", name) for name in (
+        "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
+        "WeightsError")},
+    **{name: ("stylelab.image", name) for name in ("load_image", "save_image", "to_pil")},
+    "ExerciseError": ("stylelab.teaching.exercises", "ExerciseError"),
+    "gram": ("stylelab.method.losses", "gram"),
+    **{name: ("stylelab.method.conventions", name) for name in ("CALIBRATION", "CONVENTIONS")},
+    "make_targets": ("stylelab.method.targets", "make_targets"),
+    "Objective": ("stylelab.method.objective", "Objective"),
+    **{name: ("stylelab.method.optimise", name) for name in ("Result", "optimize")},
+    **{name: ("stylelab.method.transfer", name) for name in ("reconstruct", "texture")},
+    # run and transfer with the 2017 controls as keywords (regions=, preserve_colour=)
+    **{name: ("stylelab.control.transfer", name) for name in ("run", "transfer")},
+    **{name: ("stylelab.networks.vgg", name) for name in (
+        "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS", "VGG", "layer_table", "resolve_layer")},
+    "load_vgg": ("stylelab.networks.weights", "load_vgg"),
+}
+
+#: What ``from stylelab import *`` gives: the names of the flat layout, all of them importable
+#: with the base install (the explorer, the course editions and the gallery need extras).
 __all__ = [
-    "colour", "masks", "scale", "segment", "statistics", "film", "clip", "flow", "video", "config", "data", "errors", "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
-    "DataError", "ImageError", "LayerError", "NonFiniteLossError", "SettingsError", "StylelabError",
-    "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective", "Result", "make_targets",
-    "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS",
-    "VGG", "layer_table", "resolve_layer", "load_vgg", "__version__",
+    "colour", "masks", "scale", "segment", "statistics", "film", "clip", "flow", "video", "config", "data", "errors",
+    "exercises", "ExerciseError", "image", "lesson", "losses", "metrics", "paper", "plot", "vgg", "weights",
+    "features", "patchnet", "precision", "chroma_tv", "DataError", "ImageError", "LayerError", "NonFiniteLossError",
+    "SettingsError", "StylelabError", "WeightsError", "load_image", "save_image", "to_pil", "gram", "Objective",
+    "Result", "make_targets", "optimize", "reconstruct", "run", "texture", "transfer", "PAPER_CONTENT_LAYER",
+    "PAPER_STYLE_LAYERS", "VGG", "layer_table", "resolve_layer", "load_vgg", "CALIBRATION", "CONVENTIONS",
+    "__version__",
 ]
-__all__ += ["features", "patchnet", "precision", "chroma_tv", "CALIBRATION", "CONVENTIONS"]
+
+
+def __getattr__(name: str):
+    """Import a module or a public name on first use (PEP 562)."""
+    if name in MODULES:
+        value = importlib.import_module(MODULES[name])
+    elif name in NAMES:
+        module, attribute = NAMES[name]
+        value = getattr(importlib.import_module(module), attribute)
+    else:
+        raise AttributeError(f"module 'stylelab' has no attribute {name!r}")
+    globals()[name] = value  # the next use is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(MODULES) | set(NAMES))

@@ -2,7 +2,8 @@
 
 import sys
 
-from .cli import main
+from .cli.command import main
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+
 #: The folder of the ``stylelab`` package.
 PACKAGE = Path(__file__).resolve().parent
 #: Where a built package keeps its copies of ``notebooks/`` and ``data/`` (see ``setup.py``).

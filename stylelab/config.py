@@ -22,15 +22,20 @@ Environment variables
     first of cuda, mps, cpu that is available.
 ``STYLELAB_PRECISION``
     ``auto``, ``fp32``, ``bf16``, ``fp16``: the network's arithmetic when none is
-    given (:mod:`stylelab.precision`). Default: ``auto``.
+    given (:mod:`stylelab.networks.precision`). Default: ``auto``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a device is chosen: reading settings needs none
+    import torch
+
 
 ENV_WEIGHTS = "STYLELAB_WEIGHTS"
 ENV_DATA_DIR = "STYLELAB_DATA_DIR"
@@ -54,6 +59,8 @@ def cache_dir(*parts: str) -> Path:
 
 def default_device() -> torch.device:
     """``STYLELAB_DEVICE`` if set, else cuda, then mps, then cpu."""
+    import torch
+
     name = os.environ.get(ENV_DEVICE)
     if name:
         return resolve_device(name)
@@ -71,6 +78,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     Raises :class:`~stylelab.errors.SettingsError` for a device that is not
     available here, instead of failing later inside a forward pass.
     """
+    import torch
+
     from .errors import SettingsError
 
     if device is None or device == "auto":
@@ -92,3 +101,20 @@ def atomic_write_path(path: Path) -> Path:
     """A temporary sibling of ``path`` to write to before ``os.replace``."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, suffix: str = ""):
+    """Write a file atomically: yields the name of a new temporary sibling of ``path`` (ending in
+    ``suffix`` + ``.tmp``, created exclusively), moved over ``path`` when the block ends and
+    removed if it raises. The file gets the mode any new file gets (0666 less the umask: a
+    class on a shared server can read it), not ``mkstemp``'s 0600."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}{suffix}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield str(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -18,16 +18,16 @@ sha256 before it is used.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import dataclasses
+from dataclasses import dataclass
 import difflib
 import hashlib
 import json
 import os
+from pathlib import Path
 import re
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 

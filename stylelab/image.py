@@ -18,24 +18,25 @@ Every problem a user can cause raises :class:`~stylelab.errors.ImageError`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 import contextlib
 import math
 import os
+from pathlib import Path
 import struct
 import threading
+from typing import Union
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Union
 
+from PIL import Image, ImageOps, UnidentifiedImageError
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import atomic_write_path
 from .errors import ImageError, SettingsError
+
 
 PathLike = Union[str, "os.PathLike[str]"]
 ImageLike = Union[torch.Tensor, Image.Image]
@@ -372,7 +373,6 @@ def check_writable(path: PathLike, what: str = "the output") -> Path:
     return path
 
 
-
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name the same file (resolved paths, or same inode)."""
     if a.resolve() == b.resolve():
@@ -455,3 +455,13 @@ def crop_dark_border(image: torch.Tensor, threshold: float = 0.05) -> torch.Tens
     if rows.numel() == 0:
         raise ImageError(f"the image has no pixel brighter than {threshold}: nothing to keep")
     return batch[..., int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1].clone()
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma 0.299 R + 0.587 G + 0.114 B of a (1, 3, H, W) or (3, H, W) image, as (H, W)."""
+    x = image.detach().float().cpu()
+    if x.dim() == 4:
+        x = x[0]
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), got shape {tuple(image.shape)}")
+    return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]

@@ -11,9 +11,9 @@ from typing import Sequence
 
 import torch
 
-from . import losses
-from .image import resize_to
-from .vgg import VGG, resolve_layers
+from .image import luminance, resize_to  # luminance: Rec. 601 luma, also a measure here
+from .method import losses
+from .networks.vgg import VGG, resolve_layers
 
 
 def _match(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -74,10 +74,10 @@ def style_losses(model: VGG, image: torch.Tensor, reference: torch.Tensor,
     image (``style_scale="content"``), so at the layers an optimisation matched these
     are the per-layer values of its ``Result.losses["style_layers"]`` (unweighted by
     w_l). ``convention``: ``"gatys_code"`` or ``"paper"`` (see
-    :data:`stylelab.transfer.CONVENTIONS`); ``norm`` overrides its normalisation.
+    :data:`stylelab.method.transfer.CONVENTIONS`); ``norm`` overrides its normalisation.
     """
-    from .transfer import CONVENTIONS
     from .errors import SettingsError
+    from .method.conventions import CONVENTIONS
 
     if norm is None:
         if convention not in CONVENTIONS:
@@ -94,18 +94,6 @@ def style_losses(model: VGG, image: torch.Tensor, reference: torch.Tensor,
 # --------------------------------------------------------------------------------------
 # Image statistics for the lessons 04-07: noise, dark and clipped pixels, pairwise
 # differences, convergence, layout (layout_distance, below).
-
-
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """Rec. 601 luma 0.299 R + 0.587 G + 0.114 B of a (1, 3, H, W) or (3, H, W) image, as (H, W)."""
-    x = image.detach().float().cpu()
-    if x.dim() == 4:
-        x = x[0]
-    if x.dim() != 3 or x.shape[0] != 3:
-        from .errors import ImageError
-
-        raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), got shape {tuple(image.shape)}")
-    return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
 
 
 def roughness(image: torch.Tensor) -> float:
@@ -140,7 +128,7 @@ def steps_to_converge(history: Sequence[dict], term: str = "total", tolerance: f
     """The first step after which ``term`` stays within ``tolerance`` (relative) of the
     lowest value the run reached: how many steps were "enough" for that run.
 
-    ``history`` is a :class:`~stylelab.transfer.Result`'s history (or the Result)."""
+    ``history`` is a :class:`~stylelab.method.transfer.Result`'s history (or the Result)."""
     records = list(getattr(history, "history", history))
     if not records:
         from .errors import SettingsError
@@ -168,9 +156,9 @@ def feature_shapes(model: VGG, image: torch.Tensor, layers: Sequence[str] | None
 
 
 def predicted_shapes(arch: str, size: tuple[int, int], layers: Sequence[str] | None = None) -> dict[str, tuple[int, int, int]]:
-    """(channels, height, width) that :func:`stylelab.vgg.layer_table` predicts for an
+    """(channels, height, width) that :func:`stylelab.networks.vgg.layer_table` predicts for an
     input of ``size`` = (H, W) pixels (default: every ReLU and pooling layer)."""
-    from .vgg import layer_table
+    from .networks.vgg import layer_table
 
     rows = {r["paper"]: r for r in layer_table(arch, (int(size[0]), int(size[1])))}
     if layers is None:
@@ -182,7 +170,7 @@ def mean_activations(model: VGG, images: Sequence[torch.Tensor],
                      layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")) -> dict[str, float]:
     """Per layer, the median over filters of each filter's mean activation over
     ``images`` and positions: 1 in the paper's normalised network (CVPR 2016, section 2)."""
-    from .weights import normalisation_scales
+    from .networks.weights import normalisation_scales
 
     means = normalisation_scales(model, images)
     return {l: float(means[l].median()) for l in resolve_layers(layers, model.arch)}
@@ -275,7 +263,7 @@ def speckle(image: torch.Tensor) -> float:
         from .errors import ImageError
 
         raise ImageError(f"expected an RGB image (1, 3, H, W) or (3, H, W), H, W >= 2, got shape {tuple(image.shape)}")
-    from .chroma_tv import chroma as chroma_planes  # u = R - G, v = (R + G)/2 - B: the planes the prior smooths
+    from .control.chroma_tv import chroma as chroma_planes  # u = R - G, v = (R + G)/2 - B: the planes the prior smooths
 
     chroma = chroma_planes(x)
     band = _gauss_blur(chroma, _SPECKLE_BAND[0]) - _gauss_blur(chroma, _SPECKLE_BAND[1])
@@ -286,7 +274,7 @@ def speckle(image: torch.Tensor) -> float:
 
 
 # --------------------------------------------------------------------------------------
-# Spatial control (lesson 10, stylelab.masks): style inside a region, seams at its border.
+# Spatial control (lesson 10, stylelab.control.masks): style inside a region, seams at its border.
 
 
 @torch.no_grad()
@@ -295,10 +283,10 @@ def masked_style_distances(model: VGG, image: torch.Tensor, mask: torch.Tensor, 
                            layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
                            ) -> dict[str, float]:
     """:func:`style_distances` inside a region: the relative distance per layer between the
-    guided Gram matrices (Gatys et al. 2017; :func:`stylelab.masks.guided_gram`, the
+    guided Gram matrices (Gatys et al. 2017; :func:`stylelab.control.masks.guided_gram`, the
     mask downsampled to each layer) of ``image`` under ``mask`` (H, W) and of ``reference``
     under ``reference_mask`` (default: all of it), each an average over its region's positions."""
-    from .masks import downsample, guided_gram, load_mask
+    from .control.masks import downsample, guided_gram, load_mask
 
     layers = resolve_layers(layers, model.arch)
     dev = next(model.parameters()).device
@@ -382,7 +370,7 @@ def chroma_distance(a: torch.Tensor, b: torch.Tensor, cells: int | None = None) 
     of each brush stroke or noise pixel."""
     import torch.nn.functional as F
 
-    from .colour import chroma
+    from .control.colour import chroma
     from .errors import SettingsError
 
     b = _match(a, b)
@@ -402,7 +390,8 @@ def luminance_style_distance(model: VGG, image: torch.Tensor, reference: torch.T
     """:func:`style_distance` of the two images' luminances (Y of YIQ, each fed to the
     network as a grey RGB image): how well ``image``'s light and dark texture matches
     ``reference``'s, whatever their colours. For a luminance-only transfer pass the style
-    target it matched, ``stylelab.colour.grey(stylelab.colour.match_luminance(painting, photo))``."""
-    from .colour import grey, luminance as y
+    target it matched, ``stylelab.control.colour.grey(stylelab.control.colour.match_luminance(painting, photo))``."""
+    from .control.colour import grey
+    from .control.colour import luminance as y
 
     return style_distance(model, grey(y(image)), grey(y(reference)), layers)

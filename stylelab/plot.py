@@ -15,19 +15,21 @@ kit's convention), PIL images, or ``H x W x 3`` numpy arrays (float in ``[0, 1]`
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 import math
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from PIL import Image
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
+import numpy as np
 
+from stylelab import config
 from stylelab.errors import ImageError, SettingsError
+
 
 __all__ = [
     "image_grid",
@@ -513,22 +515,12 @@ def compare_curves(
 
 
 def _atomic_write(path: str | os.PathLike, suffix: str, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary sibling of ``path``, then move it in place. The
-    file gets the mode any new file gets (0666 less the umask: a class on a shared server can
-    read the figures), not ``mkstemp``'s 0600."""
+    """Call ``write(tmp_path)`` on a temporary sibling of ``path``, then move it in place
+    (:func:`stylelab.config.atomic_file`: the usual file mode, nothing left on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}{suffix}.tmp"))
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with config.atomic_file(path, suffix) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return path
 
 

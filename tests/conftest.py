@@ -26,7 +26,7 @@ import torch
 
 from stylelab import config
 from stylelab.errors import DataError, WeightsError
-from stylelab.vgg import VGG
+from stylelab.networks.vgg import VGG
 
 #: The channel widths of the tiny test networks (the real ones: 64, 128, 256, 512, 512).
 TINY_WIDTHS = (4, 8, 8, 16, 16)
@@ -161,7 +161,7 @@ def tiny_vgg(request) -> VGG:
 @pytest.fixture(scope="session")
 def real_model():
     """``load_vgg()`` with the weights of ``STYLELAB_WEIGHTS``, normalised (the paper's network)."""
-    from stylelab.weights import load_vgg
+    from stylelab.networks.weights import load_vgg
 
     if not os.environ.get(config.ENV_WEIGHTS, "").strip():
         skip_or_fail(f"{config.ENV_WEIGHTS} is not set")

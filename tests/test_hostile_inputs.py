@@ -40,10 +40,11 @@ import pytest
 import torch
 from PIL import Image
 
-from stylelab import cli, clip as C, colour, course, exercises, features, flow, image, lessons, losses, masks, patchnet, \
+from stylelab import clip as C, colour, course, exercises, features, flow, image, lessons, losses, masks, patchnet, \
     statistics, weights
+from stylelab.cli import command as cli
 from stylelab.errors import ImageError, SettingsError, StylelabError, WeightsError
-from stylelab.exercises import ExerciseError
+from stylelab.teaching.exercises import ExerciseError
 
 ROOT = Path(__file__).resolve().parent.parent
 GB = 1 << 30
@@ -118,7 +119,7 @@ def env(tmp_path, monkeypatch):
     """Files under tmp_path/in (content 48x36, two styles, masks 64x48, a label map...),
     STYLELAB_CACHE in tmp_path/cache, and a tiny random VGG for every load_vgg."""
     from stylelab import config
-    from stylelab.vgg import VGG
+    from stylelab.networks.vgg import VGG
 
     monkeypatch.setenv(config.ENV_CACHE, str(tmp_path / "cache"))
     for var in (config.ENV_WEIGHTS, config.ENV_DATA_DIR, config.ENV_DEVICE):
@@ -342,6 +343,10 @@ CASES += [
                                                                  "-o", tmp / "c"], "cannot read notebook"),
     Case("course build -o", "foreign file in instructor/", lambda tmp, f: ["course", "build", "01", "-o",
                                                                            _clash(tmp)], "not overwriting"),
+    Case("course sync-colab FOLDER", "a file", lambda tmp, f: ["course", "sync-colab", f["content"]],
+         "notebook folder not found"),
+    Case("course sync-colab FOLDER", "not notebooks", lambda tmp, f: ["course", "sync-colab", _garbage_notebooks(tmp)],
+         "cannot read notebook"),
 ]
 
 
@@ -567,6 +572,7 @@ SURFACE_OF = {
     ("transfer", "--mask"): "transfer --mask", ("transfer", "--style-mask"): "transfer --style-mask",
     ("video", "clip"): "video CLIP", ("video", "style"): "video STYLE", ("lessons", "--output"): "lessons -o",
     ("course build", "--output"): "course build -o", ("course build", "--from"): "course build --from",
+    ("course sync-colab", "folder"): "course sync-colab FOLDER",
 }
 #: An argument takes a path when its metavar says so, or a positional's help does.
 PATHY_METAVAR = __import__("re").compile(r"\b(PATH|PNG|FILE|DIR|FOLDER|CLIP|OUT|CONTENT|STYLE|FINE|NOTEBOOK|FILM)\b"
@@ -623,9 +629,13 @@ def _run_python(code: str, limit: int = 3 * GB, timeout: float = 180) -> tuple[i
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+    # The child's own peak is VmHWM, the high-water mark of its address space since exec: Linux's
+    # ru_maxrss (RUSAGE_SELF) also keeps that of the memory copied at fork, i.e. of this pytest
+    # process, which grows with every test run before this one.
     wrapped = (code + "\nimport resource, sys\nsys.stdout.flush()\n"
-               "print('MAXRSS', max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n")
+               "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+               "own = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+               "print('MAXRSS', max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n")
     proc = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, timeout=timeout,
                           preexec_fn=cap, cwd=ROOT)
     rss = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("MAXRSS")]
@@ -634,8 +644,9 @@ def _run_python(code: str, limit: int = 3 * GB, timeout: float = 180) -> tuple[i
 
 TINY_CLI = textwrap.dedent("""
     import sys, torch
-    from stylelab import cli, weights
-    from stylelab.vgg import VGG
+    from stylelab import weights
+    from stylelab.cli import command as cli
+    from stylelab.networks.vgg import VGG
     weights.load_vgg = lambda *a, **k: VGG("vgg16", widths=(4, 8, 8, 16, 16))
     code = cli.main({argv!r})
     print("EXIT", code)
@@ -771,15 +782,15 @@ def test_defect_3_inputs_are_never_overwritten(env, tmp_path, capsys):
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc (a folder nobody can write)")
 def test_defect_4_unwritable_outputs_are_found_before_the_first_step(env, tmp_path, capsys, monkeypatch):
-    from stylelab import video
+    from stylelab.video import temporal as video
 
     _, f = env
     ran = []
     monkeypatch.setattr(video, "stylise", lambda *a, **k: ran.append("video"))
     assert _main(["video", _clip(tmp_path), f["a"], "-o", f"{UNWRITABLE}/v.gif", "-q"]) == 2
     assert "not writable" in capsys.readouterr().err and not ran
-    engine = __import__("importlib").import_module("stylelab.transfer")
-    monkeypatch.setattr(engine, "transfer", lambda *a, **k: ran.append("transfer"))
+    controlled = __import__("importlib").import_module("stylelab.control.transfer")
+    monkeypatch.setattr(controlled, "transfer", lambda *a, **k: ran.append("transfer"))
     assert _main(["transfer", f["content"], f["a"], "--film", f"{UNWRITABLE}/film.gif",
                   "-o", tmp_path / "o.png"] + TAIL) == 2
     assert "not writable" in capsys.readouterr().err and not ran

@@ -107,7 +107,7 @@ def test_the_sdist_and_wheel_carry_the_lessons_and_the_registry(built):
 
 def test_the_installed_wheel_finds_its_lessons_and_data(built):
     venv, tmp = built["venv"], built["tmp"]
-    code = ("import json, stylelab, stylelab.data as d, stylelab.lessons as l, stylelab.reproduce as r; "
+    code = ("import json, stylelab, stylelab.data as d, stylelab.teaching.lessons as l, stylelab.teaching.reproduce as r; "
             "print(json.dumps({'package': stylelab.__file__, 'registry': str(d._registry_file()), "
             "'samples': d.names(), 'lessons': str(l.folder()), 'reproduce': [p.name for p in r.find_notebooks()]}))")
     out = json.loads(_run([venv / "bin" / "python", "-c", code], cwd=tmp, env=_env()).strip().splitlines()[-1])
