@@ -255,14 +255,14 @@ def _check_big_enough(img, layers: list[str], arch: str, role: str, shape=None, 
 
 #: stylelab.control.colour.PRESERVE_COLOUR, without importing torch (a test keeps them equal).
 PRESERVE_COLOUR = ("luminance", "histogram", "histogram-cholesky", "histogram-pca", "histogram-mk")
-#: stylelab.method.statistics.STATISTICS, without importing torch (tests/test_statistics.py keeps them equal).
+#: stylelab.method.statistics.STATISTICS, without importing torch (tests/method/test_statistics.py keeps them equal).
 STYLE_STATISTICS = ("gram", "mean_std", "mmd_linear", "mmd_gauss")
 #: stylelab.networks.precision.PRECISIONS and stylelab.method.transfer.CONVENTIONS (the default first), without
-#: importing torch (tests/test_cli.py keeps them equal).
+#: importing torch (tests/cli/test_cli.py keeps them equal).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSS_CONVENTIONS = ("calibrated", "gatys_code", "paper")
 #: What `stylelab transfer` runs when nothing else is asked for: the student profile's schedule
 #: (stylelab.teaching.paper.PROFILES["student"]: coarse to fine in three stages, each until the stopping
-#: rule fires or 400 steps, its small total-variation weight and its chroma prior). tests/test_cli.py
+#: rule fires or 400 steps, its small total-variation weight and its chroma prior). tests/cli/test_cli.py
 #: keeps them equal.
 TRANSFER_DEFAULTS = {"stages": 3, "steps": 400, "tol": 1e-2, "tv": 1e-3, "chroma_tv": 0.3}

@@ -8,7 +8,7 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, NONNEG, POS_INT, POSITIVE, PROG, 
 
 
 #: stylelab.video.temporal's METHODS and defaults and stylelab.video.flow.METHODS, without importing
-#: torch (tests/test_video.py keeps them equal).
+#: torch (tests/video/test_video.py keeps them equal).
 METHODS = ("independent", "prev_warped", "temporal")
 DEFAULT_TEMPORAL_WEIGHT = 4e5
 DEFAULT_STEPS_FIRST = 300

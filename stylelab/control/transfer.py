@@ -26,7 +26,7 @@ def run(content: torch.Tensor | None = None, styles: torch.Tensor | Sequence[tor
         regions=None, **kwargs) -> Result:
     """:func:`stylelab.method.transfer.run` (every keyword of it), with ``regions`` as masks too:
     a :class:`~stylelab.control.masks.Regions`, or masks for one (:func:`~stylelab.control.masks.as_regions`),
-    region r matched to style image r (guided Gram matrices, Gatys et al. 2017, section 4)."""
+    region r matched to style image r (guided Gram matrices, Gatys et al. 2017, spatial control)."""
     if regions is not None:
         regions = masks.as_regions(regions)
     return _engine.run(content, styles, regions=regions, **kwargs)
@@ -42,7 +42,7 @@ def transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor]
     preserve_colour: keep the content's colours (Gatys et al. 2017, section 5): ``"luminance"``,
         ``"histogram"`` (= ``"histogram-pca"``), ``"histogram-cholesky"`` or ``"histogram-mk"``; see
         :mod:`stylelab.control.colour`. None: the 2016 paper's transfer.
-    regions: a style per region (Gatys et al. 2017, section 4): masks or a
+    regions: a style per region (Gatys et al. 2017, spatial control): masks or a
         :class:`~stylelab.control.masks.Regions`, as in :func:`run`.
     """
     kwargs.setdefault("desc", "transfer")

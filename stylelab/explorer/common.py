@@ -48,7 +48,7 @@ CUSTOM = ""
 PAPER_SETTINGS = {"convention": "calibrated", "pooling": "avg", "normalized": True, "optimizer": "lbfgs",
                   "gamma": 0.0, "init": "noise", "preserve_colour": "",
                   "regions": "", "fine_style": NONE, "split": "relu3_1", "scale_method": "paper",
-                  "style_statistic": "gram", "features": ""}  # explorer_controls, explorer_features
+                  "style_statistic": "gram", "features": ""}  # explorer.controls, explorer.features
 #: The coarse-to-fine stages the menu offers (1: the paper's single size).
 STAGES = (1, 2, 3, 4)
 PREVIEW_WIDTH = 320  # px on screen

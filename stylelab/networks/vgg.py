@@ -293,7 +293,7 @@ class VGG(nn.Module):
         nhwc = x.device.type == "cpu" and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available()
         if nhwc:
             # oneDNN's convolutions (above all their backward pass) run faster on channels-last
-            # (NHWC) maps: with the style loss's backward in transfer.py, 1.19x per L-BFGS
+            # (NHWC) maps: with the style loss's backward in method/objective.py, 1.19x per L-BFGS
             # evaluation at 256 px (BENCHMARKS.md). Same values and shapes; the returned maps
             # are channels-last strided (.contiguous() gives NCHW).
             x = x.contiguous(memory_format=torch.channels_last)
