@@ -603,9 +603,8 @@ def main(argv=None) -> int:
         print(markdown(report))
     if a.json:
         path = Path(a.json)
-        tmp = config.atomic_write_path(path)
-        tmp.write_text(json.dumps(report, indent=1))
-        os.replace(tmp, path)
+        with config.atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
     return 0
 
 

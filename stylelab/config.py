@@ -97,23 +97,22 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def atomic_write_path(path: Path) -> Path:
-    """A temporary sibling of ``path`` to write to before ``os.replace``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, suffix: str = ""):
-    """Write a file atomically: yields the name of a new temporary sibling of ``path`` (ending in
-    ``suffix`` + ``.tmp``, created exclusively), moved over ``path`` when the block ends and
-    removed if it raises. The file gets the mode any new file gets (0666 less the umask: a
-    class on a shared server can read it), not ``mkstemp``'s 0600."""
+    """Write a file atomically: yields a new temporary sibling of ``path`` (created exclusively,
+    its name ending in ``.tmp`` + ``suffix``, so that an encoder that reads the format from the
+    name sees it), moved over ``path`` when the block ends and removed if it raises. The file
+    gets the mode any new file gets (0666 less the umask: a class on a shared server can read
+    it), not ``mkstemp``'s 0600.
+
+        with config.atomic_file(path) as tmp:
+            tmp.write_text(text)
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}{suffix}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp{suffix}")
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        yield str(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

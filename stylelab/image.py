@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import atomic_write_path
+from .config import atomic_file
 from .errors import ImageError, SettingsError
 
 
@@ -409,19 +409,14 @@ def save_image(image: ImageLike, path: PathLike, quality: int = 95, *,
     pil = pil_to_rgb(image) if isinstance(image, Image.Image) else to_pil(image)
     options = {"quality": int(quality), "subsampling": 0} if fmt == "JPEG" else {}
 
-    temp = atomic_write_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temp, "wb") as handle:
+        with atomic_file(path) as temp, open(temp, "wb") as handle:
             pil.save(handle, format=fmt, **options)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
     except OSError as exc:
         raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
     return path
 
 

@@ -98,12 +98,8 @@ def graph(root: Path) -> dict[str, set[str]]:
 
 def part(module: str) -> str:
     """The part of the package a module belongs to: its folder, ``metrics``, or ``base``."""
-    parts = module.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and parts[1] in ALLOWED and parts[1] not in ("metrics", "base")):
-        return parts[1]
-    if len(parts) == 2 and parts[1] == "metrics":
-        return "metrics"
-    return "base"
+    name = module.split(".")[1] if "." in module else ""
+    return name if name in ALLOWED and name != "base" else "base"
 
 
 def rule_violations(g: dict[str, set[str]]) -> list[str]:

@@ -58,7 +58,6 @@ def add(subparsers):
 
 def run(args) -> int:
     import json
-    import os
     from pathlib import Path
     import sys
 
@@ -116,9 +115,8 @@ def run(args) -> int:
         for m, r in results.items():
             meta["methods"][m]["temporal_error"] = temporal_error(r.frames, the_clip.flows, the_clip.masks)
     side = written.with_suffix(".json")
-    tmp = config.atomic_write_path(side)
-    tmp.write_text(json.dumps(meta, indent=1, default=str))
-    os.replace(tmp, side)
+    with config.atomic_file(side) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1, default=str))
     interrupted = any(r.interrupted for r in results.values())
     if not args.quiet or interrupted:
         n = min(len(r.frames) for r in done)

@@ -111,9 +111,8 @@ class Result:
         if history:
             meta["history"] = self.history
         side = path.with_suffix(".json")
-        tmp = config.atomic_write_path(side)
-        tmp.write_text(json.dumps(meta, indent=1, default=str))
-        os.replace(tmp, side)
+        with config.atomic_file(side) as tmp:
+            tmp.write_text(json.dumps(meta, indent=1, default=str))
         return path
 
 

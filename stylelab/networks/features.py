@@ -77,7 +77,6 @@ from .vgg import (
     resolve_layers
 )
 from .weights import normalize_filters as normalize  # also sl.features.normalize
-from .weights import sample_images
 
 
 #: The extractors by name, in the order a menu shows them.

@@ -46,7 +46,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 import hashlib
 import json
-import os
 from pathlib import Path
 import pickle
 
@@ -294,12 +293,10 @@ def save(net: nn.Module, report: dict, path) -> Path:
     trained network."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config.atomic_write_path(path)
-    torch.save({"report": json.dumps(report), "state_dict": net.state_dict()}, tmp)
-    side, side_tmp = sidecar(path), config.atomic_write_path(sidecar(path))
-    side_tmp.write_text(f"{_sha256(tmp)}  {path.name}\n")
-    os.replace(side_tmp, side)
-    os.replace(tmp, path)
+    with config.atomic_file(path) as tmp:  # the network is moved in after its checksum file
+        torch.save({"report": json.dumps(report), "state_dict": net.state_dict()}, tmp)
+        with config.atomic_file(sidecar(path)) as side_tmp:
+            side_tmp.write_text(f"{_sha256(tmp)}  {path.name}\n")
     return path
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 import json
-import os
 from pathlib import Path
 import platform
 import time
@@ -170,11 +169,10 @@ def cpu_choice(flags: set[str] | None = None, measure=probe) -> Precision:
         cache[key] = entry
         if path is not None:
             try:
-                from ..config import atomic_write_path
+                from ..config import atomic_file
 
-                tmp = atomic_write_path(path)
-                tmp.write_text(json.dumps(cache, indent=1))
-                os.replace(tmp, path)
+                with atomic_file(path) as tmp:
+                    tmp.write_text(json.dumps(cache, indent=1))
             except OSError:
                 pass
     speedup = float(entry["speedup"])

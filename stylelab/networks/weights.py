@@ -353,23 +353,21 @@ def _normalisation_key(ws: WeightSet, pooling: str, size: int) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
-def _sample_images(size: int) -> list[torch.Tensor]:
-    """:func:`sample_images`, its error naming :func:`normalize`'s switch."""
-    try:
-        return sample_images(size)
-    except WeightsError as exc:
-        raise WeightsError(str(exc).replace("normalized=False", "normalize=False")) from exc.__cause__
-
-
-def sample_images(size: int = 128) -> list[torch.Tensor]:
-    """The sample images at ``size`` px: what the networks are normalised on."""
+def sample_images(size: int = 128, *, switch: str = "normalized=False") -> list[torch.Tensor]:
+    """The sample images at ``size`` px: what the networks are normalised on. Without them a
+    :class:`WeightsError` names ``switch``, the setting that does without the normalisation."""
     from .. import data
 
     try:
         return [data.load(n, size=size) for n in data.names()]
     except DataError as exc:
         raise WeightsError(f"the networks are normalised on the sample images, which are not available "
-                           f"({exc}); set {config.ENV_DATA_DIR}, or pass normalized=False") from exc
+                           f"({exc}); set {config.ENV_DATA_DIR}, or pass {switch}") from exc
+
+
+def _sample_images(size: int) -> list[torch.Tensor]:
+    """:func:`sample_images` for the VGG's normalisation (:func:`normalize`, :func:`from_torchvision`)."""
+    return sample_images(size, switch="normalize=False")
 
 
 def normalize_filters(model: torch.nn.Module, images: Sequence[torch.Tensor] | None = None, size: int = 128) -> torch.nn.Module:
@@ -417,9 +415,8 @@ def normalize(model: VGG, ws: WeightSet, images: Sequence[torch.Tensor] | None =
     if means is None:
         means = normalisation_scales(model, images if images is not None else _sample_images(size))
         if cache and images is None:
-            tmp = config.atomic_write_path(file)
-            torch.save(means, tmp)
-            os.replace(tmp, file)
+            with config.atomic_file(file) as tmp:
+                torch.save(means, tmp)
     return apply_normalisation(model, means)
 
 

@@ -402,7 +402,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (:func:`stylelab.config.atomic_file`: a temporary
     sibling, then ``os.replace``, with the usual file mode)."""
     with config.atomic_file(path) as tmp:
-        Path(tmp).write_bytes(data)
+        tmp.write_bytes(data)
 
 
 def check_folder(folder: Path, what: str = "the output folder") -> None:

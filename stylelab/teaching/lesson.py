@@ -185,9 +185,8 @@ class Lesson:
             "run_time_s": round(self.elapsed(), 1),
         }
         file = self.path("metrics.json")
-        tmp = config.atomic_write_path(file)
-        tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
-        os.replace(tmp, file)
+        with config.atomic_file(file) as tmp:
+            tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
         print(f"{sum(c['passed'] for c in self.checks)}/{len(self.checks)} checks passed; "
               f"run time {report['run_time_s']} s; metrics in {file}")
         failed = [c for c in self.checks if not c["passed"]]

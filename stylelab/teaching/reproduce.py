@@ -288,9 +288,8 @@ def export_jpeg(runs: Sequence[Run], folder: str | os.PathLike, width: int = 140
         if img.width > width:
             img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
         out = folder / f"{run.stem}.jpg"
-        tmp = config.atomic_write_path(out)
-        img.save(tmp, format="JPEG", quality=quality, optimize=True, progressive=True)
-        os.replace(tmp, out)
+        with config.atomic_file(out) as tmp:
+            img.save(tmp, format="JPEG", quality=quality, optimize=True, progressive=True)
         written.append(out)
     return written
 
@@ -455,7 +454,6 @@ def write_gallery(runs: Sequence[Run], output_dir: str | os.PathLike, profile: s
     doc += [_section(r, output_dir) for r in runs]
     doc.append("</body></html>")
     file = output_dir / "index.html"
-    tmp = config.atomic_write_path(file)
-    tmp.write_text("\n".join(doc), encoding="utf-8")
-    os.replace(tmp, file)
+    with config.atomic_file(file) as tmp:
+        tmp.write_text("\n".join(doc), encoding="utf-8")
     return file

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import contextlib
 from dataclasses import dataclass
 import math
 import os
@@ -466,17 +465,12 @@ class _CurvePanel:
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     """``write(tmp)`` to a temporary sibling (with the same suffix, so encoders know the
     format), then ``os.replace``; on any error the temporary file is removed."""
-    tmp = config.atomic_write_path(path)
-    tmp = tmp.with_name(tmp.name + path.suffix)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
+        with config.atomic_file(path, path.suffix) as tmp:
+            write(tmp)
     except OSError as exc:
         raise ImageError(f"cannot write the film {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _durations(n: int, fps: float, hold: float) -> list[int]:

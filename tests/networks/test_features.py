@@ -201,7 +201,7 @@ def test_real_extractors_by_name():
     assert model.arch == env.arch and model.info["weights"] == env.name
     rnd = features.load("random-vgg", device="cpu")
     assert rnd.arch == env.arch and rnd.info["features"] == "random-vgg"
-    means = weights.normalisation_scales(rnd, features.sample_images(64))
+    means = weights.normalisation_scales(rnd, weights.sample_images(64))
     # normalised on the sample images at 128 px: at 64 px the means are close to 1, not 1e-3 apart
     for layer in ("relu1_1", "relu5_1"):
         assert 0.3 < float(means[layer].median()) < 3
