@@ -1,12 +1,13 @@
-"""Build hooks: ship the lessons and the sample-image registry inside the package.
+"""Build hooks: ship the lessons and the image registries inside the package.
 
 All metadata is in pyproject.toml; this file only adds two setuptools commands.
 
 The source of truth for the lessons is ``notebooks/`` (``NN_*.ipynb`` and its
-README.md) and for the sample images' registry ``data/samples.json``, both at the
-repository's top level, where students and authors edit them. A wheel installs only
-the package, so ``build_py`` copies them into it as ``stylelab/_bundled/notebooks/``
-and ``stylelab/_bundled/data/samples.json`` (found at run time by
+README.md) and for the image registries ``data/samples.json`` (the sample images) and
+``data/photos.json`` (the real-time lessons' photographs), all at the repository's top
+level, where students and authors edit them. A wheel installs only the package, so
+``build_py`` copies them into it as ``stylelab/_bundled/notebooks/`` and
+``stylelab/_bundled/data/samples.json``, ``.../photos.json`` (found at run time by
 ``stylelab._locations``), and ``sdist`` adds them to the source archive so that a
 wheel built from the sdist gets them too. An editable install (``pip install -e .``)
 copies nothing: it reads them in the checkout.
@@ -36,13 +37,13 @@ NOTEBOOK = re.compile(r"^\d\d_[A-Za-z0-9_\-]+\.ipynb$")
 def shipped_files() -> list[str]:
     """The files to ship, relative to the repository root (``notebooks/00_tour.ipynb``, ...).
 
-    Fails if the lessons or the registry are missing: a package without them is broken.
+    Fails if the lessons or the registries are missing: a package without them is broken.
     """
     notebooks = ROOT / "notebooks"
     lessons = sorted(p.name for p in notebooks.glob("*.ipynb") if NOTEBOOK.match(p.name)) if notebooks.is_dir() else []
     if not lessons:
         raise RuntimeError(f"no lesson notebooks (notebooks/NN_name.ipynb) in {ROOT}: cannot build stylelab")
-    files = [f"notebooks/{name}" for name in lessons] + ["notebooks/README.md", "data/samples.json"]
+    files = [f"notebooks/{name}" for name in lessons] + ["notebooks/README.md", "data/samples.json", "data/photos.json"]
     missing = [f for f in files if not (ROOT / f).is_file()]
     if missing:
         raise RuntimeError(f"cannot build stylelab: {', '.join(missing)} missing in {ROOT}")

@@ -19,6 +19,8 @@ The package is laid out along the data flow of the method (CONTRIBUTING.md has t
 - :mod:`stylelab.control`: Gatys et al. 2017's controls (colour, space, scale) and the
   chroma prior;
 - :mod:`stylelab.video`: clips, optical flow, the temporal loss (Ruder et al. 2016), films of a run;
+- :mod:`stylelab.realtime`: networks that stylise in one forward pass (Johnson et al. 2016, AdaIN),
+  their training photographs, training and files;
 - :mod:`stylelab.teaching`: lessons, the paper's settings and profiles, exercises, editions;
 - :mod:`stylelab.explorer` (the widget explorer) and :mod:`stylelab.cli` (the ``stylelab`` command).
 
@@ -40,7 +42,7 @@ MODULES = {
     "config": "stylelab.config", "data": "stylelab.data", "errors": "stylelab.errors", "image": "stylelab.image",
     "metrics": "stylelab.metrics", "plot": "stylelab.plot",
     "networks": "stylelab.networks", "method": "stylelab.method", "control": "stylelab.control",
-    "video": "stylelab.video", "teaching": "stylelab.teaching", "explorer": "stylelab.explorer",
+    "video": "stylelab.video", "realtime": "stylelab.realtime", "teaching": "stylelab.teaching", "explorer": "stylelab.explorer",
     "cli": "stylelab.cli",
     "vgg": "stylelab.networks.vgg", "weights": "stylelab.networks.weights",
     "torchvision_weights": "stylelab.networks.torchvision_weights", "features": "stylelab.networks.features",

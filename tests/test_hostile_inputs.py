@@ -365,6 +365,93 @@ def _clash(tmp: Path) -> Path:
     return out
 
 
+# -- real-time networks (issue 22): NET.pt of `stylise` and `video --network`, the images of `stylise` and `train`
+def _tiny_net(tmp: Path, kind: str = "johnson") -> Path:
+    from stylelab.realtime import adain, saved, transformer
+
+    net = (transformer.TransformNet(transformer.Architecture((4, 8, 8), 1)) if kind == "johnson" else
+           adain.Decoder(adain.Architecture((8, 8, 8), 1), in_channels=16))
+    return saved.save(net, {"recipe": {}}, tmp / "in" / f"{kind}.pt")
+
+
+def _foreign_net(tmp: Path) -> Path:
+    torch.save({"conv.weight": torch.zeros(2, 2)}, tmp / "in" / "foreign.pt")
+    return tmp / "in" / "foreign.pt"
+
+
+def _truncated_net(tmp: Path) -> Path:
+    path = _tiny_net(tmp)
+    path.write_bytes(path.read_bytes()[:200])
+    return path
+
+
+NET_CASES = [
+    ("a pickle that runs code", lambda tmp, f: evil_pickle(tmp / "in" / "evil.pt"), "refusing to load"),
+    ("truncated", lambda tmp, f: _truncated_net(tmp), "damaged"),
+    ("a plain state dict", lambda tmp, f: _foreign_net(tmp), "not a network saved by stylelab train"),
+    ("not a torch file", lambda tmp, f: f["text"], "not a PyTorch file"),
+    ("empty", lambda tmp, f: f["empty"], "not a PyTorch file"),
+    ("a folder", lambda tmp, f: f["folder"], "folder"),
+    ("missing", lambda tmp, f: tmp / "in" / "missing.pt", "not found"),
+]
+for hostile, mk, expect in NET_CASES:
+    CASES.append(Case("stylise NET", hostile, lambda tmp, f, mk=mk: [
+        "stylise", mk(tmp, f), f["content"], "-o", tmp / "out.png", "-q"], expect))
+    CASES.append(Case("video --network", hostile, lambda tmp, f, mk=mk: [
+        "video", _clip(tmp), "-o", tmp / "out.gif", "--network", mk(tmp, f), "-q"], expect))
+for surface, build in {
+    "stylise INPUT": lambda tmp, x: ["stylise", _tiny_net(tmp), x, "-o", tmp / "out.png"],
+    "stylise --style": lambda tmp, x: ["stylise", _tiny_net(tmp, "adain"), "content", "-o", tmp / "out.png",
+                                       "--style", x],
+    "video --style": lambda tmp, x: ["video", _clip(tmp), "-o", tmp / "out.gif", "--network", _tiny_net(tmp, "adain"),
+                                     "--style", x],
+    "train STYLE": lambda tmp, x: ["train", x, "-o", tmp / "out.pt", "--profile", "quick", "--steps", "1"],
+}.items():
+    for hostile, which, expect in (("missing file", "missing", "no such file|not a sample"),
+                                   ("a folder", "folder", "folder"), ("empty file", "empty", "empty"),
+                                   ("not a picture", "text", "not an image"), ("truncated", "truncated", "truncated"),
+                                   ("decompression bomb 40000x30000 (refused on its header)", "bomb", "limit")):
+        if surface == "train STYLE" and which in ("empty", "text", "truncated", "bomb"):
+            continue  # read after the photographs (scikit-image): the same _load as transfer's, listed there
+        if surface == "stylise INPUT" and which == "folder":
+            which, expect = "empty_folder", "no image files"
+
+        def make(tmp, f, build=build, which=which):
+            f = {**f, "bomb": bomb_png(tmp, f) if which == "bomb" else None, "missing": tmp / "in" / "missing.png",
+                 "empty_folder": (tmp / "in" / "nothing").mkdir() or tmp / "in" / "nothing"}
+            return [f.get(x, x) if isinstance(x, str) else x for x in build(tmp, which)] + ["-q"]
+        CASES.append(Case(surface, hostile, make, expect))
+CASES += [
+    Case("outputs vs inputs", "stylise -o is the input image", lambda tmp, f: [
+        "stylise", _tiny_net(tmp), f["content"], "-o", f["content"], "-q"], "refusing to overwrite"),
+    Case("outputs vs inputs", "stylise -o is the --style painting", lambda tmp, f: [
+        "stylise", _tiny_net(tmp, "adain"), f["content"], "-o", f["a"], "--style", f["a"], "-q"],
+         "refusing to overwrite"),
+    Case("outputs vs inputs", "stylise -o is the input folder", lambda tmp, f: [
+        "stylise", _tiny_net(tmp), tmp / "in", "-o", tmp / "in", "-q"], "input folder"),
+    Case("outputs vs inputs", "stylise -o folder holds an input of the same name", lambda tmp, f: [
+        "stylise", _tiny_net(tmp), f["content"], f["a"], "-o", tmp / "in", "-q"], "refusing to overwrite"),
+    Case("outputs vs inputs", "video --network -o is the clip", lambda tmp, f: [
+        "video", _clip(tmp), "-o", _clip(tmp), "--network", _tiny_net(tmp), "-q"], "refusing to overwrite"),
+    Case("outputs vs inputs", "train -o is the weights file", lambda tmp, f: [
+        "train", f["a"], "-o", _weights_file(tmp / "in" / "vgg.pt"), "--weights", tmp / "in" / "vgg.pt", "--profile",
+        "quick", "--steps", "1", "-q"], "refusing to overwrite|--arch|convention"),
+]
+if HAS_PROC:
+    CASES += [
+        Case("unwritable outputs", "stylise -o in /proc", lambda tmp, f: [
+            "stylise", _tiny_net(tmp), f["content"], "-o", f"{UNWRITABLE}/s.png", "-q"], "not writable|cannot"),
+        Case("unwritable outputs", "stylise -o folder in /proc", lambda tmp, f: [
+            "stylise", _tiny_net(tmp), f["content"], f["a"], "-o", f"{UNWRITABLE}/s", "-q"], "not writable|cannot"),
+        Case("unwritable outputs", "train -o in /proc", lambda tmp, f: [
+            "train", f["a"], "-o", f"{UNWRITABLE}/n.pt", "--profile", "quick", "--steps", "1", "-q"],
+             "not writable|cannot"),
+        Case("unwritable outputs", "video --network -o in /proc", lambda tmp, f: [
+            "video", _clip(tmp), "-o", f"{UNWRITABLE}/v.gif", "--network", _tiny_net(tmp), "-q"],
+             "not writable|cannot"),
+    ]
+
+
 # -- API surfaces: image readers, masks, clips, weights, caches, editions, checkers
 CASES += [
     Case("api image.load_image", "bomb 40000x30000", lambda tmp, f: lambda: image.load_image(bomb_png(tmp, f), 32),
@@ -493,6 +580,27 @@ CASES += [
 ]
 
 
+
+def _lessons_16_17_checker_cases() -> list:
+    """Lessons 16-17's checkers (instance normalisation, AdaIN): the same hostile answers."""
+    from stylelab.realtime import adain as own
+    cases = []
+    for name, reference in (("check_instance_norm", None), ("check_adain", own.adain)):
+        check = getattr(exercises, name)
+        hostile = [("None", lambda *a: None, "."), ("a string", lambda *a: "loss", "."),
+                   ("an endless loop", _endless, "did not finish"), ("raises", lambda *a: 1 / 0, "ZeroDivisionError"),
+                   ("NaN", lambda *a: torch.full_like(a[0], float("nan")), "NaN"),
+                   ("reads the expected value from the caller's frame", _read_the_expected_value, ".")]
+        if reference is not None:
+            hostile += [("stylelab's own function", reference, "stylelab's own"),
+                        ("a lambda around stylelab's own", lambda *a, r=reference: r(*a), "stylelab's own")]
+        cases += [Case(f"api exercises.{name}", what, lambda tmp, f, c=check, fn=fn: lambda: c(fn), expect,
+                       ExerciseError) for what, fn, expect in hostile]
+    return cases
+
+
+CASES += _lessons_16_17_checker_cases()
+
 def _closure_returning(value):
     def make(optimizer, x, loss_fn):
         def closure():
@@ -563,6 +671,10 @@ NOT_INPUTS = {
     ("video", "--weights"): "registered names or $STYLELAB_WEIGHTS (weights.resolve); files as transfer's",
     ("weights verify", "names"): "see 'weights verify FILE'",
     ("course build", "notebooks"): "numbers or names of the shipped lessons, or .ipynb files: see --from",
+    ("train", "--output"): "an output: see 'unwritable outputs' and 'outputs vs inputs' (train -o)",
+    ("train", "--weights"): "registered names or $STYLELAB_WEIGHTS (weights.resolve), as video --weights",
+    ("stylise", "--output"): "an output: see 'unwritable outputs' and 'outputs vs inputs' (stylise -o)",
+    ("stylise", "--weights"): "registered names or $STYLELAB_WEIGHTS (weights.resolve), as video --weights",
 }
 #: (command, argument) -> the surface name its cases use in CASES.
 SURFACE_OF = {
@@ -573,9 +685,11 @@ SURFACE_OF = {
     ("video", "clip"): "video CLIP", ("video", "style"): "video STYLE", ("lessons", "--output"): "lessons -o",
     ("course build", "--output"): "course build -o", ("course build", "--from"): "course build --from",
     ("course sync-colab", "folder"): "course sync-colab FOLDER",
+    ("stylise", "network"): "stylise NET", ("stylise", "inputs"): "stylise INPUT", ("stylise", "--style"): "stylise --style",
+    ("video", "--network"): "video --network", ("video", "--style"): "video --style", ("train", "styles"): "train STYLE",
 }
 #: An argument takes a path when its metavar says so, or a positional's help does.
-PATHY_METAVAR = __import__("re").compile(r"\b(PATH|PNG|FILE|DIR|FOLDER|CLIP|OUT|CONTENT|STYLE|FINE|NOTEBOOK|FILM)\b"
+PATHY_METAVAR = __import__("re").compile(r"\b(PATH|PNG|FILE|DIR|FOLDER|CLIP|OUT|CONTENT|STYLE|FINE|NOTEBOOK|FILM|NET)\b"
                                          r"|\.mp4")
 PATHY_HELP = __import__("re").compile(r"\b(file|files|folder|image|video|clip)\b")
 

@@ -29,10 +29,11 @@ ALLOWED = {
     "method": {"base", "networks"},
     "control": {"base", "networks", "method"},
     "video": {"base", "networks", "method"},
+    "realtime": {"base", "networks", "method"},
     "metrics": {"base", "networks", "method", "control"},
-    "teaching": {"base", "networks", "method", "control", "video", "metrics"},
-    "explorer": {"base", "networks", "method", "control", "video", "metrics", "teaching"},
-    "cli": {"base", "networks", "method", "control", "video", "metrics", "teaching", "front door"},  # __version__
+    "teaching": {"base", "networks", "method", "control", "video", "realtime", "metrics"},
+    "explorer": {"base", "networks", "method", "control", "video", "realtime", "metrics", "teaching"},
+    "cli": {"base", "networks", "method", "control", "video", "realtime", "metrics", "teaching", "front door"},  # __version__
 }
 #: Modules outside the rules: the package's lazy front door and ``python -m stylelab``.
 EXEMPT = {"stylelab", "stylelab.__main__"}
@@ -196,6 +197,11 @@ def _planted(tmp_path: Path, file: str, line: str) -> Path:
     ("networks/vgg.py", "import stylelab.method.losses", "stylelab.networks.vgg (networks) imports stylelab.method.losses (method)"),
     # control and video are siblings on the method: neither imports the other
     ("control/scale.py", "from ..video import flow", "stylelab.control.scale (control) imports stylelab.video.flow (video)"),
+    # realtime is their sibling too: the lessons and the CLI combine a network with a clip, not realtime/
+    ("realtime/transformer.py", "def _f():\n    from ..video import clip",
+     "stylelab.realtime.transformer (realtime) imports stylelab.video.clip (video)"),
+    ("method/optimise.py", "def _f():\n    from ..realtime import adain",
+     "stylelab.method.optimise (method) imports stylelab.realtime.adain (realtime)"),
     # a top-level helper importing upwards, through importlib
     ("image.py", "import importlib\n_m = importlib.import_module('stylelab.teaching.paper')",
      "stylelab.image (base) imports stylelab.teaching.paper (teaching)"),
@@ -227,7 +233,8 @@ def _time(args: list[str]) -> tuple[float, str]:
     return best, out
 
 
-@pytest.mark.parametrize("args", [["--help"], ["transfer", "--help"], ["video", "--help"], ["course", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["transfer", "--help"], ["video", "--help"], ["course", "--help"],
+                                  ["train", "--help"], ["stylise", "--help"]])
 def test_help_answers_at_once_without_torch(args):
     seconds, out = _time(args)
     assert "usage: stylelab" in out

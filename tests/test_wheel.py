@@ -29,7 +29,7 @@ pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What a build needs from the checkout (everything else is not part of the package).
-SOURCES = ["pyproject.toml", "setup.py", "README.md", "stylelab", "notebooks", "data/samples.json"]
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "stylelab", "notebooks", "data/samples.json", "data/photos.json"]
 
 
 def _run(cmd: list, cwd: Path, env: dict | None = None, timeout: float = 120) -> str:
@@ -88,11 +88,12 @@ def test_the_sdist_and_wheel_carry_the_lessons_and_the_registry(built):
     with tarfile.open(built["sdist"]) as tar:
         top = built["sdist"].name.removesuffix(".tar.gz")
         names = set(tar.getnames())
-    for rel in ["setup.py", "data/samples.json", "notebooks/README.md"] + [f"notebooks/{n}" for n in notebooks]:
+    for rel in ["setup.py", "data/samples.json", "data/photos.json", "notebooks/README.md"] + [f"notebooks/{n}" for n in notebooks]:
         assert f"{top}/{rel}" in names, f"the sdist lacks {rel}"
     with zipfile.ZipFile(built["wheel"]) as whl:
         bundled = sorted(n for n in whl.namelist() if n.startswith("stylelab/_bundled/"))
-        assert bundled == sorted(["stylelab/_bundled/data/samples.json", "stylelab/_bundled/notebooks/README.md"]
+        assert bundled == sorted(["stylelab/_bundled/data/samples.json", "stylelab/_bundled/data/photos.json",
+                                  "stylelab/_bundled/notebooks/README.md"]
                                  + [f"stylelab/_bundled/notebooks/{n}" for n in notebooks])
         assert whl.read("stylelab/_bundled/data/samples.json") == (ROOT / "data" / "samples.json").read_bytes()
         for n in notebooks:  # the student edition only: no solution in what a student installs

@@ -8,6 +8,7 @@
     stylelab layers --arch vgg19
     stylelab reproduce --profile quick
     stylelab lessons -o my-lessons
+    stylelab train starry_night -o starry.pt | stylise starry.pt tubingen -o fast.png
 
 Exit codes: 0 success; 2 bad input or usage (one line ``stylelab: error: ...`` on
 stderr, no traceback); 1 anything unexpected (the traceback only with
@@ -28,7 +29,7 @@ import sys
 import traceback
 import warnings
 
-from . import course, data, layers, lessons, reconstruct, reproduce, texture, transfer, video, weights
+from . import course, data, layers, lessons, reconstruct, reproduce, stylise, texture, train, transfer, video, weights
 from ..errors import StylelabError
 from .common import (
     ENV_DEBUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, PAPER, PROG, UsageError, _err, _Formatter,
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  stylelab texture starry_night -o texture.png --out-size 512x512\n"
             "  stylelab reconstruct tubingen --layer relu5_1 -o relu5_1.png\n"
             "  stylelab weights list;  stylelab data list;  stylelab layers\n"
-            "  stylelab lessons -o my-lessons      (the lesson notebooks, to open with jupyter lab)\n\n"
+            "  stylelab lessons -o my-lessons      (the lesson notebooks, to open with jupyter lab)\n"
+            "  stylelab train starry_night -o starry.pt;  stylelab stylise starry.pt tubingen -o fast.png\n\n"
             "Images are files or sample names (`stylelab data list`). Exit codes: 0 ok, 2 bad input, "
             "1 unexpected error (STYLELAB_DEBUG=1 shows the traceback), 130 interrupted."
         ),
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The subcommands, in the order ``stylelab --help`` lists them: one module each, with ``add(subparsers)``
 #: adding its parser and handler. A new command is a new module here and one more entry.
-COMMANDS = (transfer, texture, reconstruct, weights, data, layers, reproduce, lessons, course, video)
+COMMANDS = (transfer, texture, reconstruct, weights, data, layers, reproduce, lessons, course, video, train, stylise)
 
 
 # --------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@ panel (:mod:`~stylelab.explorer.widgets` the settings, :mod:`~stylelab.explorer.
 images and uploads, :mod:`~stylelab.explorer.controls` the 2017 controls,
 :mod:`~stylelab.explorer.features` other networks, :mod:`~stylelab.explorer.film` the film,
 :mod:`~stylelab.explorer.history` the runs so far) and what they share
-(:mod:`~stylelab.explorer.common`).
+(:mod:`~stylelab.explorer.common`); the real-time mode, AdaIN behind sliders, is
+:mod:`~stylelab.explorer.realtime`.
 
-    from stylelab.explorer import Explorer
-    Explorer().show()
+    from stylelab.explorer import Explorer, RealtimeExplorer
+    Explorer().display()
+    RealtimeExplorer().display()
 """
 
 from __future__ import annotations
@@ -15,4 +17,4 @@ from .._lazy import forward
 
 
 #: The modules of this folder; any other name is :mod:`stylelab.explorer.app`'s, imported on first use.
-__getattr__ = forward(__name__, "app", ("app", "common", "controls", "features", "film", "history", "images", "widgets"))
+__getattr__ = forward(__name__, "app", ("app", "common", "controls", "features", "film", "history", "images", "realtime", "widgets"))

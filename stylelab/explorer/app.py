@@ -35,6 +35,9 @@ comparison), :mod:`stylelab.explorer.controls` (the 2017 regions and scale contr
 the style statistic), :mod:`stylelab.explorer.features` (the network menu),
 :mod:`stylelab.explorer.film` (a run's film) and
 :mod:`stylelab.explorer.common` (what they share).
+
+The real-time mode, AdaIN behind sliders, is :class:`~stylelab.explorer.realtime.RealtimeExplorer`
+(:mod:`stylelab.explorer.realtime`; ``RealtimeExplorer().display()``), handed on from here.
 """
 
 from __future__ import annotations
@@ -72,10 +75,11 @@ from .features import ExplorerFeatures
 from .film import ExplorerFilm
 from .history import ExplorerHistory
 from .images import ExplorerImages
+from .realtime import RealtimeExplorer
 from .widgets import ExplorerWidgets
 
 
-__all__ = ["Explorer", "Run", "RunSpec", "NONE", "UPLOAD_PREFIX"]
+__all__ = ["Explorer", "RealtimeExplorer", "Run", "RunSpec", "NONE", "UPLOAD_PREFIX"]
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,14 @@ random filters (14)       no ReLU, the ReLU on the image, wrong padding, banks r
                           concatenated
 Gram loss as MMD (15)     the linear kernel, the cross term without 2, the unbiased MMD, no
                           1/(4 N^2), divided by M^2 twice or not at all, kernel over channels
+instance norm (16)        statistics over the batch (batch norm), over the channels (layer
+                          norm) or over everything, the unbiased variance, eps outside the
+                          square root or missing, the variance for the deviation, only the
+                          mean subtracted, the statistics detached, no default eps
+AdaIN (17, Eq. 8)         roles swapped or the ratio upside down, variances for deviations,
+                          statistics over the batch or the channels, the unbiased std
+                          (``torch.std``), x not normalised, mu(y) not added, y's statistics
+                          taken at x's size
 ========================  ==========================================================
 
 A wrong answer never shows the reference: the error (and its traceback in Jupyter,
@@ -57,6 +65,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import math
 from pathlib import Path
 import signal
@@ -74,13 +83,15 @@ from ..errors import StylelabError
 from ..method import losses
 from ..method import statistics as _statistics
 from ..networks import features as _features
+from ..realtime import adain as _adain
 from ..video import flow as _flow
 
 
 __all__ = ["ExerciseError", "check_content_loss", "check_gram", "check_style_layer_loss", "check_style_layers",
            "check_layer_weights", "check_total_loss", "check_closure", "check_tv_loss", "check_luminance_match",
            "check_histogram_matrix", "check_guided_gram", "check_new_style_objective", "check_blended_target",
-           "check_temporal_loss", "check_random_filter_features", "check_gram_mmd", "fixed"]
+           "check_temporal_loss", "check_random_filter_features", "check_gram_mmd", "check_instance_norm",
+           "check_adain", "fixed"]
 
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Seconds one call of the student's function (or one check's L-BFGS run) may take before
@@ -1104,3 +1115,230 @@ def check_gram_mmd(gram_mmd: Callable) -> None:
         raise ExerciseError(f"{name}'s gradient differs from E_l's (Eq. 6)")
     return _ok(f"{name}: 1/(4 N^2) MMD^2 with k(x, y) = (x^T y)^2 over the positions' feature vectors, the biased "
                "estimate; equal to E_l (Eq. 4), gradient included")
+
+
+# --------------------------------------------------------------------------------------
+# 16: instance normalisation (Ulyanov, Vedaldi & Lempitsky 2016)
+
+
+def _per_channel(t: torch.Tensor, scales, shifts) -> torch.Tensor:
+    """``t`` (B, C, H, W) with image b's channel c scaled by ``scales[b][c]`` and shifted by ``shifts[b][c]``."""
+    b, c = t.shape[:2]
+    return t * torch.tensor(scales).view(b, c, 1, 1) + torch.tensor(shifts).view(b, c, 1, 1)
+
+
+def _moments(t: torch.Tensor, dims: tuple[int, ...], correction: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and variance over ``dims`` (float64, dims kept for broadcasting)."""
+    td = t.double()
+    return td.mean(dim=dims, keepdim=True), td.var(dim=dims, correction=correction, keepdim=True)
+
+
+def _normalised(t: torch.Tensor, dims: tuple[int, ...], eps: float, correction: int = 0,
+                divide: str = "std") -> torch.Tensor:
+    """(t - mu) / sigma with the statistics over ``dims``; ``divide`` is what sigma is: ``"std"``
+    sqrt(var + eps), ``"eps outside"`` sqrt(var) + eps, ``"var"`` var + eps."""
+    mu, var = _moments(t, dims, correction)
+    sigma = {"std": lambda: (var + eps).sqrt(), "eps outside": lambda: var.sqrt() + eps, "var": lambda: var + eps}[divide]()
+    return (t.double() - mu) / sigma
+
+
+def _same_shape(value, name: str, like: torch.Tensor, inputs: str, hint: str) -> torch.Tensor:
+    """The student's tensor, checked for type, finiteness and ``like``'s shape, detached as float32."""
+    if not isinstance(value, torch.Tensor):
+        raise ExerciseError(f"{name} returned {type(value).__name__}, not a tensor")
+    _finite(value, name)
+    if tuple(value.shape) != tuple(like.shape):
+        raise ExerciseError(f"{name} returned shape {tuple(value.shape)} for {inputs}; expected x's shape "
+                            f"{tuple(like.shape)}: {hint}")
+    return value.detach().float()
+
+
+def _accepts(fn: Callable, name: str, args: tuple, message: str) -> None:
+    """An ExerciseError with ``message`` when ``fn``'s signature cannot take ``args`` (checked
+    before calling it; callables without a signature are left to the call)."""
+    if not callable(fn):
+        return
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args)
+    except TypeError:
+        raise ExerciseError(f"{name}: {message}") from None
+
+
+_IN_SCALES = ((1.0, 0.3), (2.0, 0.6), (0.4, 1.5))
+_IN_SHIFTS = ((0.5, -1.2), (2.0, 0.3), (-0.7, 1.5))
+
+
+def check_instance_norm(instance_norm: Callable) -> None:
+    """Ulyanov, Vedaldi & Lempitsky (2016), *Instance Normalization: The Missing Ingredient for Fast
+    Stylization*, Eq. 2: ``instance_norm(x, eps=1e-5)`` for responses x of shape (B, C, H, W)
+    returns y_tijk = (x_tijk - mu_ti) / sqrt(sigma_ti^2 + eps): image t's channel i normalised over
+    its own H W positions, mu_ti their mean and sigma_ti^2 their biased variance (divided by H W,
+    not H W - 1), no learned scale or shift; the output has x's shape. That is what
+    ``torch.nn.functional.instance_norm(x, eps=eps)`` computes: torch may be used freely (stylelab's
+    own functions may not), but the exercise is to write the statistics out. A gradient flows
+    through the mean and the variance too (the feed-forward network of Johnson et al. learns
+    through them)."""
+    name = "instance_norm"
+    import torch.nn.functional as F_
+
+    b, c, h, w = 3, 2, 4, 5
+    x = _per_channel(fixed(b, c, h, w, offset=0.3, positive=False), _IN_SCALES, _IN_SHIFTS)
+    eps = 0.1  # large, so that where eps goes shows
+    inputs = f"x of shape {(b, c, h, w)} (each image and channel with its own offset and spread), eps = {eps:g}"
+    hint = "normalise x, keeping its layout (B, C, H, W)"
+    if callable(instance_norm):
+        _refuse_own(instance_norm, name)
+    _accepts(instance_norm, name, (x, eps), "it must take eps as its second argument: def instance_norm(x, eps=1e-5)")
+    _accepts(instance_norm, name, (x,), "eps needs a default: def instance_norm(x, eps=1e-5)")
+    got = _same_shape(_call(instance_norm, name, x.clone(), eps), name, x, inputs, hint)
+    want = F_.instance_norm(x, eps=eps)  # only now
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        mu, var = _moments(x, (2, 3))
+        missing_eps = "eps is missing or ignored: add the eps argument to the variance, inside the square root"
+        variants = [
+            ("the statistics are taken over the batch too (that is batch normalisation, over B, H, W): instance "
+             "normalisation normalises each image on its own, over H and W only (dim=(2, 3))", _normalised(x, (0, 2, 3), eps)),
+            ("the statistics are taken over the channels too (that is layer normalisation, over C, H, W): each "
+             "channel is normalised on its own, over H and W only (dim=(2, 3))", _normalised(x, (1, 2, 3), eps)),
+            ("the statistics are taken over everything at once: one mean and variance per image and channel, over "
+             "H and W only (dim=(2, 3))", _normalised(x, (0, 1, 2, 3), eps)),
+            ("that is the unbiased variance (torch.var's default divides by H W - 1): Eq. 2's variance divides by "
+             "H W, var(dim=(2, 3), correction=0)", _normalised(x, (2, 3), eps, correction=1)),
+            ("eps is added to the standard deviation: Eq. 2 adds it to the variance, inside the square root, "
+             "sqrt(var + eps)", _normalised(x, (2, 3), eps, divide="eps outside")),
+            (missing_eps, _normalised(x, (2, 3), 0.0)),
+            (missing_eps, _normalised(x, (2, 3), 1e-5)),
+            ("that divides by the variance: divide by the standard deviation, sqrt(var + eps)",
+             _normalised(x, (2, 3), eps, divide="var")),
+            ("only the mean is subtracted: divide by the standard deviation sqrt(var + eps) as well", x.double() - mu),
+            ("the mean is not subtracted: (x - mu) / sqrt(var + eps)", x.double() / (var + eps).sqrt()),
+        ]
+        for msg, v in variants:
+            if torch.allclose(got, v.float(), rtol=1e-4, atol=1e-5):
+                raise ExerciseError(f"{name}: {msg} ({inputs})")
+        raise ExerciseError(f"{name} differs from (x - mu) / sqrt(var + eps) per image and channel over H, W for "
+                            f"{inputs}: largest difference {float((got - want).abs().max()):.4g}")
+    small = x * 0.01  # variances near 1e-5: the default eps shows
+    got_d = _same_shape(_call(instance_norm, name, small.clone()), name, small, "x / 100 and the default eps", hint)
+    if not torch.allclose(got_d, F_.instance_norm(small, eps=1e-5), rtol=1e-4, atol=1e-5):
+        raise ExerciseError(f"{name}(x) with the default eps differs from eps = 1e-5 (x / 100, variances near eps, "
+                            "so that eps matters): def instance_norm(x, eps=1e-5)")
+    xg = x.clone().requires_grad_(True)
+    out = _call(instance_norm, name, xg, eps)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        raise ExerciseError(f"{name} returned a tensor without a gradient when x has one: compute with torch on x "
+                            "(no .detach(), .item(), numpy or torch.tensor(...) of values)")
+    _same_shape(out, name, x, inputs, hint)
+    weights = fixed(b, c, h, w, offset=5.1, positive=False)
+    (grad,) = torch.autograd.grad((out * weights).sum(), [xg], allow_unused=True)
+    xr = x.clone().requires_grad_(True)
+    (want_grad,) = torch.autograd.grad((F_.instance_norm(xr, eps=eps) * weights).sum(), [xr])
+    if grad is None or not torch.allclose(grad, want_grad, rtol=1e-3, atol=1e-5):
+        raise ExerciseError(f"{name}'s gradient with respect to x differs from Eq. 2's: the mean and the variance "
+                            "depend on x too, don't .detach() them or compute them under torch.no_grad()")
+    return _ok(f"{name} is Eq. 2: each image's each channel normalised over H, W with the biased variance, eps "
+               "inside the square root (default 1e-5), the gradient through the statistics")
+
+
+# --------------------------------------------------------------------------------------
+# 17: adaptive instance normalisation (Huang & Belongie 2017)
+
+
+_ADAIN_X = (((1.0, 0.5, 2.0), (0.7, 1.6, 0.9)), ((0.3, -0.8, 1.4), (1.1, 0.2, -0.5)))
+_ADAIN_Y = (((1.8, 0.6, 1.2), (0.5, 2.2, 0.8)), ((-1.0, 0.9, 0.4), (0.6, -1.5, 2.1)))
+
+
+@_forbid(_adain.adain, _statistics.mean_std)
+def check_adain(adain: Callable) -> None:
+    """Huang & Belongie (ICCV 2017), *Arbitrary Style Transfer in Real-time with Adaptive Instance
+    Normalization*, Eq. 8: ``adain(x, y)`` for the content's responses x (B, C, H, W) and the
+    style's y (B, C, H', W'), of another size, returns sigma(y) (x - mu(x)) / sigma(x) + mu(y): x
+    with each image's each channel given y's mean and standard deviation. The statistics are per
+    image and channel over the positions (Eqs. 5-6): mu the mean, sigma = sqrt(biased variance +
+    1e-5) (divided by H W, not H W - 1); the output has x's shape."""
+    name = "adain"
+    eps = _statistics.STD_EPS
+    x = _per_channel(fixed(2, 3, 4, 5, offset=0.8, positive=False), *_ADAIN_X)
+    y = _per_channel(fixed(2, 3, 5, 6, offset=3.9, positive=False), *_ADAIN_Y)
+    inputs = "x of shape (2, 3, 4, 5), y of shape (2, 3, 5, 6)"
+    try:
+        got = _call(adain, name, x.clone(), y.clone())
+    except ExerciseError as exc:
+        if not str(exc).startswith(f"{name} raised "):
+            raise
+        said = " ".join(str(exc).split())
+        try:
+            _call(adain, name, x.clone(), y[..., :4, :5].clone())
+        except ExerciseError:
+            if "must match the size" in said:
+                raise ExerciseError(f"{said}: keep the statistics' shape (B, C, 1, 1) (keepdim=True) so that they "
+                                    "broadcast over the positions") from None
+            raise exc from None
+        raise ExerciseError(f"{name} fails when y's size differs from x's ({inputs}), and not with y of x's size: "
+                            f"take y's statistics over y's own positions (y.reshape(B, C, -1), or dim=(2, 3)), never "
+                            f"with x's H, W ({said})") from None
+    if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(y.shape):
+        _finite(got, name)
+        mx, vx = _moments(x, (2, 3))
+        my, vy = _moments(y, (2, 3))
+        swapped = (vx + eps).sqrt() * (y.double() - my) / (vy + eps).sqrt() + mx
+        if torch.allclose(got.detach().float(), swapped.float(), rtol=1e-4, atol=1e-5):
+            raise ExerciseError(f"{name}: the roles are swapped, y was given x's statistics: x (the content) keeps "
+                                f"its layout and takes y's (the style's), sigma(y) (x - mu(x)) / sigma(x) + mu(y) "
+                                f"({inputs})")
+    got = _same_shape(got, name, x, inputs, "the content x keeps its layout and takes y's statistics")
+    mx, vx = _moments(x, (2, 3))
+    my, vy = _moments(y, (2, 3))
+    sx, sy = (vx + eps).sqrt(), (vy + eps).sqrt()
+    want = (sy * (x.double() - mx) / sx + my).float()  # only now
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        xd = x.double()
+
+        def over(dims, correction=0, form="std"):
+            (a, va), (b_, vb) = _moments(x, dims, correction), _moments(y, dims, correction)
+            if form == "var":
+                return (vb + eps) * (xd - a) / (va + eps) + b_
+            if form == "std no eps":
+                return vb.sqrt() * (xd - a) / va.sqrt() + b_
+            if form == "std plus eps":
+                return (vb.sqrt() + eps) * (xd - a) / (va.sqrt() + eps) + b_
+            return (vb + eps).sqrt() * (xd - a) / (va + eps).sqrt() + b_
+        unbiased = ("that is the unbiased standard deviation (torch.std's default divides by H W - 1, and x and y "
+                    "have different H W): Eq. 6 divides by H W, std(dim=(2, 3), correction=0)")
+        variances = "that uses the variances: sigma is the standard deviation, sqrt(var + eps) (Eq. 6)"
+        unnormalised = ("x is not normalised: subtract mu(x) and divide by sigma(x), then scale by sigma(y) and add "
+                        "mu(y)")
+        variants = [
+            ("the ratio is upside down: scale x - mu(x) by sigma(y) / sigma(x), the style's spread over the "
+             "content's", sx * (xd - mx) / sy + my),
+            (variances, over((2, 3), form="var")),
+            (variances, vy * (xd - mx) / vx + my),
+            ("the statistics are taken over the batch too (over B, H, W): each image has its own, over its "
+             "positions only (dim=(2, 3))", over((0, 2, 3))),
+            ("the statistics are taken over the channels too (over C, H, W): each channel has its own, over the "
+             "positions only (dim=(2, 3))", over((1, 2, 3))),
+            (unbiased, over((2, 3), correction=1)),
+            (unbiased, over((2, 3), correction=1, form="std no eps")),
+            (unbiased, over((2, 3), correction=1, form="std plus eps")),
+            (unnormalised, sy * xd + my),
+            (unnormalised, xd + my),
+            ("only the means are transferred: scale x - mu(x) by sigma(y) / sigma(x) as well", xd - mx + my),
+            ("mu(y) is not added: the result must have y's mean", sy * (xd - mx) / sx),
+            ("mu(x) is not subtracted before scaling: sigma(y) (x - mu(x)) / sigma(x) + mu(y)", sy * xd / sx + my),
+        ]
+        for msg, v in variants:
+            if torch.allclose(got, v.float(), rtol=1e-4, atol=1e-5):
+                raise ExerciseError(f"{name}: {msg} ({inputs})")
+        raise ExerciseError(f"{name} differs from sigma(y) (x - mu(x)) / sigma(x) + mu(y) per image and channel over "
+                            f"the positions, for {inputs}: largest difference {float((got - want).abs().max()):.4g}")
+    xg = x.clone().requires_grad_(True)
+    out = _call(adain, name, xg, y.clone())
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        raise ExerciseError(f"{name} returned a tensor without a gradient when x has one: compute with torch on x "
+                            "(no .detach(), .item(), numpy or torch.tensor(...) of values)")
+    return _ok(f"{name} is Eq. 8: x's per-channel statistics replaced by y's, each image and channel over its own "
+               "positions (y of another size), sigma = sqrt(biased variance + 1e-5)")

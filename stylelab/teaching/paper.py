@@ -28,6 +28,12 @@ PAPER_2017 = ('Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Percept
               'Transfer", CVPR 2017')
 PAPER_LI_2017 = 'Li, Wang, Liu & Hou, "Demystifying Neural Style Transfer", IJCAI 2017'
 PAPER_RUDER_2016 = 'Ruder, Dosovitskiy & Brox, "Artistic Style Transfer for Videos", GCPR 2016'
+PAPER_JOHNSON_2016 = ('Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and '
+                      'Super-Resolution", ECCV 2016')
+PAPER_ULYANOV_2016 = ('Ulyanov, Vedaldi & Lempitsky, "Instance Normalization: The Missing Ingredient for Fast '
+                      'Stylization", arXiv:1607.08022, 2016')
+PAPER_HUANG_2017 = ('Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance '
+                    'Normalization", ICCV 2017')
 PAPER_USTYUZHANINOV_2017 = ('Ustyuzhaninov, Brendel, Gatys & Bethge, "What does it take to generate natural '
                             'textures?", ICLR 2017')
 
@@ -179,6 +185,23 @@ FIGURES = {
                {"style": "starry_night", "content": "tubingen",
                 "networks": ["imagenet", "random-vgg", "random-filters", "patch-cnn", "autoencoder"],
                 "optimizer": "adam"}),
+        Figure("16", "16_real_time", "One painting, one network: style transfer in one forward pass",
+               PAPER_JOHNSON_2016, "Johnson et al. 2016, Figs. 1 and 6; Ulyanov et al. 2016, Fig. 1",
+               "Not a figure of Gatys et al.: an image transformation network trained with the lessons' own "
+               "perceptual loss (content and style terms over random crops of photographs, plus total variation) "
+               "stylises a photograph it never saw in one forward pass; beside it the optimisation of the same "
+               "photograph, their times and their content and style distances; and the same network with batch "
+               "normalisation in place of instance normalisation.",
+               {"style": "starry_night", "ratio": 1e-3, "held_out": ["tubingen", "chelsea"],
+                "norms": ["instance", "batch"]}),
+        Figure("17", "17_any_style", "Any painting, one network: adaptive instance normalisation",
+               PAPER_HUANG_2017, "Huang & Belongie 2017, Figs. 4, 8 and 9",
+               "Not a figure of Gatys et al.: a decoder trained once on photographs and a handful of paintings "
+               "stylises a photograph with any painting in one forward pass by giving its relu4_1 responses the "
+               "painting's channel means and standard deviations (AdaIN); the content-style trade-off alpha, the "
+               "interpolation between two paintings, and a painting the decoder never saw.",
+               {"held_out_style": "great_wave", "alpha": [0.0, 0.25, 0.5, 0.75, 1.0],
+                "interpolate": ["starry_night", "the_scream"]}),
     )
 }
 
@@ -318,6 +341,11 @@ LESSON_PROFILES = {
     # at the VGG yardstick: 1.06 against 0.94 for the random VGG)
     "14": {"quick": {"size": 80, "steps": 60, "stages": 1, "chroma_tv": 0.0},
            "student": {"size": 160, "steps": 300, "stages": 1, "tol": None, "chroma_tv": 0.0}},
+    # the network's training has profiles of its own (stylelab.realtime.training.PROFILES); these sizes are the
+    # held-out photographs' and the optimisation's it is compared with (two, one size in quick)
+    "16": {"quick": {"size": 96, "steps": 60, "stages": 1}},
+    # no optimisation: the size of the photographs and paintings the decoder stylises
+    "17": {"quick": {"size": 96}},
 }
 
 
@@ -339,6 +367,7 @@ def lesson_profile(key: str, name: str) -> Profile:
 STUDENT_MINUTES: dict[str, float | None] = {
     "00": 0.15, "01": 6.4, "02": 7.0, "03": 15.8, "04": None, "05": 9.7, "06": 7.6, "07": None,
     "09": 9.8, "10": 12.3, "11": 14.7, "12": None, "13": None, "14": None, "15": None,
+    "16": 17.1, "17": 8.8,
 }
 
 

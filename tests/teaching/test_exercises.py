@@ -356,11 +356,27 @@ def gram_mmd(F, S):
     return (k(f, f) + k(s, s) - 2 * k(f, s)) / (4 * n * n)
 
 
+def instance_norm(x, eps=1e-5):
+    mu = x.mean(dim=(2, 3), keepdim=True)
+    var = x.var(dim=(2, 3), correction=0, keepdim=True)
+    return (x - mu) / (var + eps).sqrt()
+
+
+def mean_std(t):
+    return t.mean(dim=(2, 3), keepdim=True), (t.var(dim=(2, 3), correction=0, keepdim=True) + 1e-5).sqrt()
+
+
+def adain(x, y):
+    (mu_x, sigma_x), (mu_y, sigma_y) = mean_std(x), mean_std(y)
+    return sigma_y * (x - mu_x) / sigma_x + mu_y
+
+
 NEW_CHECKS = [
     (exercises.check_luminance_match, match_luminance), (exercises.check_histogram_matrix, histogram_matrix),
     (exercises.check_guided_gram, guided_gram), (exercises.check_new_style_objective, new_style_objective),
     (exercises.check_blended_target, blended_target), (exercises.check_temporal_loss, temporal_loss),
     (exercises.check_random_filter_features, random_filter_features), (exercises.check_gram_mmd, gram_mmd),
+    (exercises.check_instance_norm, instance_norm), (exercises.check_adain, adain),
 ]
 
 
@@ -372,7 +388,6 @@ def test_right_answers_pass_09_15(check, fn, capsys):
 
 def test_the_new_checkers_refuse_stylelab_own_functions():
     from stylelab import colour, features, flow, masks, statistics
-    import torch.nn.functional as F
     fails(exercises.check_guided_gram, masks.guided_gram, "stylelab's own")
     fails(exercises.check_guided_gram, lambda F_, T: masks.guided_gram(F_, T), "stylelab's own")
     fails(exercises.check_temporal_loss, flow.temporal_loss, "stylelab's own")
@@ -502,3 +517,94 @@ def test_gram_mmd_mistakes():
         f, s = F.reshape(n, h * w), S.reshape(n, h * w)
         return (quad(f, f).mean() + quad(s, s).mean() - 2 * quad(f, s).mean()) / (4 * n * n)
     fails(c, channels, "between channels")
+
+
+# --- lessons 16-17 -------------------------------------------------------------------
+
+
+def test_instance_norm_mistakes():
+    import torch.nn.functional as F
+    c = exercises.check_instance_norm
+
+    def norm(dims, correction=0, sigma=lambda var, eps: (var + eps).sqrt(), centre=True):
+        def fn(x, eps=1e-5):
+            mu = x.mean(dim=dims, keepdim=True)
+            var = x.var(dim=dims, correction=correction, keepdim=True)
+            return ((x - mu) if centre else x) / sigma(var, eps)
+        return fn
+    assert c(lambda x, eps=1e-5: F.instance_norm(x, eps=eps)) is None  # torch may be used
+    fails(c, norm((0, 2, 3)), "over the batch too.*batch normalisation")
+    fails(c, norm((1, 2, 3)), "over the channels too.*layer normalisation")
+    fails(c, norm((0, 1, 2, 3)), "over everything")
+    fails(c, norm((2, 3), correction=1), "unbiased variance")
+    fails(c, norm((2, 3), sigma=lambda var, eps: var.sqrt() + eps), "added to the standard deviation")
+    fails(c, norm((2, 3), sigma=lambda var, eps: var.sqrt()), "eps is missing or ignored")
+    fails(c, lambda x, eps=1e-5: instance_norm(x), "eps is missing or ignored")
+    fails(c, norm((2, 3), sigma=lambda var, eps: var + eps), "divides by the variance")
+    fails(c, norm((2, 3), sigma=lambda var, eps: 1.0), "only the mean is subtracted")
+    fails(c, norm((2, 3), centre=False), "mean is not subtracted")
+    fails(c, lambda x, eps=1e-3: instance_norm(x, eps), "default eps")
+    fails(c, lambda x, eps: instance_norm(x, eps), "eps needs a default")
+    fails(c, lambda x: instance_norm(x), "eps as its second argument")
+
+    def detached(x, eps=1e-5):
+        mu = x.mean(dim=(2, 3), keepdim=True).detach()
+        var = x.var(dim=(2, 3), correction=0, keepdim=True).detach()
+        return (x - mu) / (var + eps).sqrt()
+    fails(c, detached, "gradient.*detach")
+    fails(c, lambda x, eps=1e-5: instance_norm(x, eps).detach(), "without a gradient")
+    fails(c, lambda x, eps=1e-5: instance_norm(x, eps).flatten(2), "shape")
+    fails(c, lambda x, eps=1e-5: instance_norm(x, eps) + 0.01, "differs from")
+
+
+def test_adain_mistakes():
+    c = exercises.check_adain
+
+    def stats(t, dims=(2, 3), correction=0):
+        return t.mean(dim=dims, keepdim=True), t.var(dim=dims, correction=correction, keepdim=True)
+
+    def make(dims=(2, 3), correction=0, sigma=lambda var: (var + 1e-5).sqrt()):
+        def fn(x, y):
+            (mx, vx), (my, vy) = stats(x, dims, correction), stats(y, dims, correction)
+            return sigma(vy) * (x - mx) / sigma(vx) + my
+        return fn
+    fails(c, lambda x, y: adain(y, x), "roles are swapped")
+    fails(c, lambda x, y: mean_std(x)[1] * (x - mean_std(x)[0]) / mean_std(y)[1] + mean_std(y)[0], "upside down")
+    fails(c, make(sigma=lambda var: var + 1e-5), "variances")
+    fails(c, make(sigma=lambda var: var), "variances")
+    fails(c, make(dims=(0, 2, 3)), "over the batch too")
+    fails(c, make(dims=(1, 2, 3)), "over the channels too")
+    fails(c, make(correction=1), "unbiased standard deviation")
+    fails(c, lambda x, y: y.std(dim=(2, 3), keepdim=True) * (x - x.mean(dim=(2, 3), keepdim=True))
+          / x.std(dim=(2, 3), keepdim=True) + y.mean(dim=(2, 3), keepdim=True), "unbiased standard deviation")
+    fails(c, lambda x, y: x + mean_std(y)[0], "x is not normalised")
+    fails(c, lambda x, y: mean_std(y)[1] * x + mean_std(y)[0], "x is not normalised")
+    fails(c, lambda x, y: x - mean_std(x)[0] + mean_std(y)[0], "only the means")
+    fails(c, lambda x, y: mean_std(y)[1] * (x - mean_std(x)[0]) / mean_std(x)[1], "mu\\(y\\) is not added")
+    fails(c, lambda x, y: mean_std(y)[1] * x / mean_std(x)[1] + mean_std(y)[0], "mu\\(x\\) is not subtracted")
+
+    def same_size(x, y):  # assumes y has x's H, W
+        b, n, h, w = x.shape
+        return adain(x, y.reshape(b, n, h * w).reshape(b, n, h, w))
+    fails(c, same_size, "y's size differs from x's.*y's own positions")
+
+    def flat_stats(x, y):  # statistics of shape (B, C): they do not broadcast over (B, C, H, W)
+        mx, sx = x.mean(dim=(2, 3)), x.std(dim=(2, 3), correction=0)
+        my, sy = y.mean(dim=(2, 3)), y.std(dim=(2, 3), correction=0)
+        return sy * (x - mx) / sx + my
+    fails(c, flat_stats, "raised RuntimeError.*keepdim=True")
+    fails(c, lambda x, y: adain(x, y).detach(), "without a gradient")
+    fails(c, lambda x, y: adain(x, y)[:, :2], "shape")
+    fails(c, lambda x, y: adain(x, y) * 1.01, "differs from sigma")
+
+
+def test_adain_refuses_stylelab_own():
+    from stylelab.method import statistics
+    from stylelab.realtime import adain as own
+    fails(exercises.check_adain, own.adain, "stylelab's own")
+    fails(exercises.check_adain, lambda x, y: own.adain(x, y), "stylelab's own")
+
+    def via_mean_std(x, y):
+        (mx, sx), (my, sy) = statistics.mean_std(x), statistics.mean_std(y)
+        return sy[..., None, None] * (x - mx[..., None, None]) / sx[..., None, None] + my[..., None, None]
+    fails(exercises.check_adain, via_mean_std, "stylelab's own")
