@@ -22,7 +22,7 @@ from stylelab.cli import train as cli_train
 from stylelab.cli import video as cli_video
 from stylelab.realtime import adain, saved, training, transformer
 
-from tests.conftest import build_tiny_vgg
+from conftest import build_tiny_vgg
 
 
 @pytest.fixture(autouse=True)
